@@ -1,0 +1,1 @@
+"""Shared analyses that rules query: names, scopes, statement order, freezing."""

@@ -1,0 +1,457 @@
+"""Freezing, replacing and optimizer construction, read in statement order per scope.
+
+For each scope the walker keeps a `FreezeState` (which modules and tensors have frozen
+parameters) and what names hold, and records the events that rules judge:
+`OptimizerBuilt` (with the state just before it) and `FreezeChange`.
+
+- A change inside an `if`/loop may have happened, so it counts: a conditional freeze is a
+  freeze, and a conditional unfreeze clears (precision over volume).
+- Same-file helpers (`def freeze(m): ...`) and methods (`self.freeze_backbone()`) are
+  summarised by walking them once, and their effect applies at each call.
+- In a class, what `__init__` leaves frozen on `self` is the starting state of the other
+  methods (Lightning's `configure_optimizers`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+
+import libcst as cst
+
+from ftlint.analysis.optimizers import optimizer_class
+from ftlint.analysis.scopes import Step, names_used, nodes_in
+from ftlint.analysis.values import (
+    Alias,
+    Evaluator,
+    ParamOf,
+    ParamSet,
+    PartOf,
+    Path,
+    Source,
+    Value,
+    contains,
+    mentions_requires_grad,
+    string_value,
+)
+
+_CAMEL_CASE = re.compile(r"^_?[A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*$")
+
+
+@dataclass(frozen=True)
+class Frozen:
+    """Parameters under `path` were frozen at `node`: all of them (`whole`) or some.
+
+    `fresh` lists parts replaced or unfrozen since, which are trainable again.
+    """
+
+    path: Path
+    whole: bool
+    node: cst.CSTNode
+    fresh: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True)
+class FreezeState:
+    facts: tuple[Frozen, ...] = ()
+
+    def freeze(self, path: Path, whole: bool, node: cst.CSTNode) -> FreezeState:
+        return FreezeState(self.facts + (Frozen(path, whole, node),))
+
+    def thaw(self, path: Path) -> FreezeState:
+        """Everything under `path` is trainable again (unfrozen, or a new module)."""
+        kept = []
+        for fact in self.facts:
+            if contains(path, fact.path):
+                continue
+            if contains(fact.path, path):
+                fact = replace(fact, fresh=fact.fresh + (path,))
+            kept.append(fact)
+        return FreezeState(tuple(kept))
+
+    def forget(self, root: str) -> FreezeState:
+        return FreezeState(tuple(f for f in self.facts if f.path[0] != root))
+
+    def frozen_in(self, source: Source) -> Frozen | None:
+        """A freeze that left frozen parameters among those `source` yields, if known."""
+        for fact in self.facts:
+            if contains(fact.path, source.path):
+                if any(contains(fresh, source.path) for fresh in fact.fresh):
+                    continue
+                if fact.whole or (fact.path == source.path and not source.part):
+                    return fact
+            elif contains(source.path, fact.path) and not source.part:
+                if not any(contains(fresh, fact.path) for fresh in fact.fresh):
+                    return fact
+        return None
+
+
+@dataclass(frozen=True)
+class OptimizerBuilt:
+    step: Step
+    call: cst.Call
+    cls: str
+    sources: tuple[Source, ...]
+    state: FreezeState  # just before the call
+    target: str | None  # the name bound to the optimizer, if any
+
+
+@dataclass(frozen=True)
+class FreezeChange:
+    """A freeze (`thaw=False`) or an unfreeze/replacement (`thaw=True`) at `node`."""
+
+    step: Step
+    node: cst.CSTNode
+    path: Path
+    whole: bool
+    thaw: bool
+    replaced: bool = False
+
+
+@dataclass
+class ScopeFlow:
+    owner: cst.Module | cst.FunctionDef
+    class_def: cst.ClassDef | None
+    steps: list[Step]
+    events: list[OptimizerBuilt | FreezeChange] = field(default_factory=list)
+    final: FreezeState = FreezeState()
+
+
+def looks_like_module(ctx, value: cst.BaseExpression) -> bool:  # noqa: ANN001
+    """A value that builds a module or parameter: `nn.Linear(...)`, `MyHead(...)`."""
+    if not isinstance(value, cst.Call):
+        return False
+    qualified = ctx.qualified_name(value.func)
+    if qualified is not None:
+        last = qualified.rsplit(".", 1)[-1]
+        return qualified.startswith(("torch.nn.", "torchvision.models.")) or bool(
+            _CAMEL_CASE.match(last)
+        )
+    func = value.func
+    name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
+    return isinstance(name, str) and bool(_CAMEL_CASE.match(name))
+
+
+def _literal_bool(node: cst.BaseExpression | None) -> bool | None:
+    if isinstance(node, cst.Name) and node.value in ("True", "False"):
+        return node.value == "True"
+    return None
+
+
+class _Walker:
+    def __init__(self, ctx, flow: ScopeFlow, state: FreezeState) -> None:  # noqa: ANN001
+        self.ctx = ctx
+        self.flow = flow
+        self.state = state
+        self.env: dict[str, Value] = {}
+        self.imported = frozenset(ctx.imports.aliases)
+
+    def run(self) -> None:
+        for step in self.flow.steps:
+            evaluator = Evaluator(self.env, self.imported)
+            self._optimizers(step, evaluator)
+            self._effects(step, evaluator)
+            self._bindings(step, evaluator)
+        self.flow.final = self.state
+
+    def _optimizers(self, step: Step, ev: Evaluator) -> None:
+        for call in nodes_in(step.node, cst.Call):
+            cls = optimizer_class(self.ctx, call)
+            if cls is None:
+                continue
+            params = next((a.value for a in call.args if a.keyword is None), None)
+            params = next(
+                (a.value for a in call.args if a.keyword and a.keyword.value == "params"), params
+            )
+            sources = ev.sources(params) if params is not None else ()
+            target = None
+            node = step.node
+            if isinstance(node, cst.Assign) and node.value is call and len(node.targets) == 1:
+                target = _target_name(node.targets[0].target)
+            self.flow.events.append(OptimizerBuilt(step, call, cls, sources, self.state, target))
+
+    # -- freezes, unfreezes, replacements ---------------------------------------------
+
+    def _change(
+        self, step: Step, node: cst.CSTNode, target, thaw: bool, replaced: bool = False
+    ) -> None:  # noqa: ANN001
+        if isinstance(target, tuple):
+            path, whole = target, True
+        elif isinstance(target, PartOf):
+            path, whole = target.path, False
+        elif isinstance(target, ParamOf):
+            path = target.path
+            whole = not target.part and not _guarded_inside(step, target.loop)
+        else:
+            return
+        if thaw and not whole:
+            return  # some parameters unfrozen: the rest may still be frozen
+        self.state = self.state.thaw(path) if thaw else self.state.freeze(path, whole, node)
+        self.flow.events.append(FreezeChange(step, node, path, whole, thaw, replaced))
+
+    def _effects(self, step: Step, ev: Evaluator) -> None:
+        node = step.node
+        if isinstance(node, (cst.Assign, cst.AnnAssign)) and node.value is not None:
+            targets = (
+                [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+            )
+            for target in targets:
+                if not isinstance(target, cst.Attribute):
+                    continue
+                if target.attr.value == "requires_grad":
+                    flag = _literal_bool(node.value)
+                    if flag is not None:
+                        self._change(step, node, ev.target(target.value), thaw=flag)
+                elif looks_like_module(self.ctx, node.value):
+                    self._change(step, node, ev.target(target), thaw=True, replaced=True)
+        for call in nodes_in(node, cst.Call):
+            self._call_effect(step, call, ev)
+
+    def _call_effect(self, step: Step, call: cst.Call, ev: Evaluator) -> None:
+        func = call.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "requires_grad_":
+            arg = call.args[0].value if call.args else cst.Name("True")
+            flag = _literal_bool(arg)
+            if flag is not None:
+                self._change(step, call, ev.target(func.value), thaw=flag)
+            return
+        if isinstance(func, cst.Name) and func.value == "setattr" and len(call.args) == 3:
+            base, name, value = (a.value for a in call.args)
+            owner = ev.target(base)
+            attr = string_value(name)
+            if isinstance(owner, tuple) and attr and looks_like_module(self.ctx, value):
+                self._change(step, call, owner + (attr,), thaw=True, replaced=True)
+            return
+        helper = self._helper(func)
+        if helper is not None:
+            self._apply_summary(step, call, helper, ev)
+
+    def _helper(self, func: cst.BaseExpression) -> cst.FunctionDef | None:
+        if isinstance(func, cst.Name) and func.value not in self.env:
+            return self.ctx.functions.get(func.value)
+        class_def = self.flow.class_def
+        if (
+            class_def is not None
+            and isinstance(func, cst.Attribute)
+            and isinstance(func.value, cst.Name)
+            and func.value.value == "self"
+        ):
+            return _methods(class_def).get(func.attr.value)
+        return None
+
+    def _apply_summary(
+        self, step: Step, call: cst.Call, helper: cst.FunctionDef, ev: Evaluator
+    ) -> None:
+        is_method = isinstance(call.func, cst.Attribute)
+        summary = helper_summary(self.ctx, helper, self.flow.class_def if is_method else None)
+        params = [p.name.value for p in helper.params.params]
+        bound: dict[str, cst.BaseExpression] = {}
+        if is_method and params:
+            bound[params[0]] = cst.Name("self")
+            params = params[1:]
+        for name, arg in zip(params, (a for a in call.args if a.keyword is None)):
+            bound[name] = arg.value
+        for arg in call.args:
+            if arg.keyword is not None:
+                bound[arg.keyword.value] = arg.value
+        for change in summary:
+            arg = bound.get(change.path[0])
+            if arg is None:
+                continue
+            target = ev.target(arg)
+            if isinstance(target, tuple):
+                target = target + change.path[1:]
+                if not change.whole:
+                    target = PartOf(target)
+            elif isinstance(target, PartOf) and change.thaw:
+                continue
+            self._change(step, call, target, change.thaw, change.replaced)
+
+    # -- what names hold ---------------------------------------------------------------
+
+    def _bindings(self, step: Step, ev: Evaluator) -> None:
+        node = step.node
+        if isinstance(node, cst.For):
+            value, paired = ev.loop_items(node.iter, node)
+            target = node.target
+            if paired and isinstance(target, cst.Tuple) and len(target.elements) == 2:
+                self._forget(target.elements[0].value)
+                target = target.elements[1].value
+            self._forget(target)
+            if isinstance(target, cst.Name) and value is not None:
+                self.env[target.value] = value
+            return
+        if isinstance(node, cst.Assign):
+            value = self._value_of(node.value, ev)
+            for assign_target in node.targets:
+                name = _target_name(assign_target.target)
+                if isinstance(value, Alias) and value.path == (name,):
+                    continue  # `model = model.to(device)`: still the same module
+                self._forget(assign_target.target)
+                if name is not None and value is not None:
+                    self.env[name] = value
+            return
+        if isinstance(node, (cst.AugAssign, cst.Expr)):
+            self._grow_param_list(node, step, ev)
+        _, binds = names_used(node)
+        for name in binds:
+            self._forget(name)
+
+    def _value_of(self, value: cst.BaseExpression, ev: Evaluator) -> Value | None:
+        target = ev.target(value)
+        if isinstance(target, tuple):
+            return Alias(target)
+        if isinstance(target, (PartOf, ParamOf)):
+            return target
+        if isinstance(value, cst.List) and not value.elements:
+            return ParamSet(())
+        sources = ev.sources(value)
+        return ParamSet(sources) if sources else None
+
+    def _forget(self, target: cst.BaseExpression) -> None:
+        if isinstance(target, cst.Name):
+            name = target.value
+            alias = self.env.pop(name, None)
+            if not (isinstance(alias, Alias) and alias.path[0] != name):
+                self.state = self.state.forget(name)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._forget(element.value)
+        elif isinstance(target, cst.StarredElement):
+            self._forget(target.value)
+
+    def _grow_param_list(self, node: cst.AugAssign | cst.Expr, step: Step, ev: Evaluator) -> None:
+        """`params.append(p)`, `params.extend(...)`, `params += ...` on a parameter list."""
+        if isinstance(node, cst.AugAssign):
+            name, added = _target_name(node.target), [node.value]
+        else:
+            call = node.value
+            if not (
+                isinstance(call, cst.Call)
+                and isinstance(call.func, cst.Attribute)
+                and call.func.attr.value in ("append", "extend")
+            ):
+                return
+            name, added = _target_name(call.func.value), [a.value for a in call.args]
+        current = self.env.get(name) if name else None
+        if not isinstance(current, ParamSet):
+            return
+        sources = list(current.sources)
+        for expr in added:
+            item = self.env.get(expr.value) if isinstance(expr, cst.Name) else None
+            if isinstance(item, ParamOf):
+                loop = item.loop
+                skips_frozen = isinstance(loop, cst.For) and _loop_tests_requires_grad(loop)
+                part = item.part or _guarded_inside(step, loop)
+                sources.append(Source(item.path, skips_frozen, part))
+            else:
+                sources.extend(ev.sources(expr))
+        self.env[name] = ParamSet(tuple(sources))
+
+
+def _target_name(node: cst.BaseExpression) -> str | None:
+    return node.value if isinstance(node, cst.Name) else None
+
+
+def _guarded_inside(step: Step, loop: cst.CSTNode) -> bool:
+    """Whether a condition inside `loop` decides if this step runs."""
+    for index, guard in enumerate(step.guards):
+        if guard is loop:
+            return len(step.guards) > index + 1
+    return False
+
+
+def _loop_tests_requires_grad(loop: cst.For) -> bool:
+    found = False
+
+    class _Find(cst.CSTVisitor):
+        def visit_If(self, node: cst.If) -> None:
+            nonlocal found
+            found = found or mentions_requires_grad(node.test)
+
+    loop.body.visit(_Find())
+    return found
+
+
+def _methods(class_def: cst.ClassDef) -> dict[str, cst.FunctionDef]:
+    body = class_def.body.body if isinstance(class_def.body, cst.IndentedBlock) else ()
+    return {stmt.name.value: stmt for stmt in body if isinstance(stmt, cst.FunctionDef)}
+
+
+def _walk(ctx, owner, class_def, initial: FreezeState = FreezeState()) -> ScopeFlow:  # noqa: ANN001
+    flow = ScopeFlow(owner, class_def, ctx.steps(owner))
+    _Walker(ctx, flow, initial).run()
+    return flow
+
+
+def helper_summary(ctx, func: cst.FunctionDef, class_def) -> tuple[FreezeChange, ...]:  # noqa: ANN001
+    """The changes a helper makes to what its parameters refer to, in order."""
+    key = ("summary", id(func))
+    if key in ctx._cache:
+        return ctx._cache[key] or ()
+    ctx._cache[key] = None  # a recursive call sees no effect instead of looping
+    params = {p.name.value for p in func.params.params}
+    flow = _walk(ctx, func, class_def)
+    summary = tuple(
+        e for e in flow.events if isinstance(e, FreezeChange) and e.path[0] in params
+    )
+    ctx._cache[key] = summary
+    return summary
+
+
+def _scopes(body, class_def) -> Iterator[tuple[cst.FunctionDef, cst.ClassDef | None]]:  # noqa: ANN001
+    for stmt in body:
+        if isinstance(stmt, cst.FunctionDef):
+            yield stmt, class_def
+            inner = stmt.body.body if isinstance(stmt.body, cst.IndentedBlock) else ()
+            yield from _scopes(inner, None)
+        elif isinstance(stmt, cst.ClassDef):
+            inner = stmt.body.body if isinstance(stmt.body, cst.IndentedBlock) else ()
+            yield from _scopes(inner, stmt)
+        elif isinstance(stmt, cst.BaseCompoundStatement):
+            for block in _bodies(stmt):
+                yield from _scopes(block, class_def)
+
+
+def _bodies(stmt: cst.BaseCompoundStatement) -> Iterator:
+    if isinstance(stmt.body, cst.IndentedBlock):
+        yield stmt.body.body
+    for attr in ("orelse", "finalbody"):
+        extra = getattr(stmt, attr, None)
+        if extra is not None:
+            yield from _bodies(extra) if isinstance(extra, cst.If) else _bodies_of(extra)
+    for handler in getattr(stmt, "handlers", ()):
+        yield from _bodies_of(handler)
+    for case in getattr(stmt, "cases", ()):
+        yield from _bodies_of(case)
+
+
+def _bodies_of(node) -> Iterator:  # noqa: ANN001
+    if isinstance(node.body, cst.IndentedBlock):
+        yield node.body.body
+
+
+def file_flows(ctx) -> list[ScopeFlow]:  # noqa: ANN001
+    """The flow of every scope in the file: the module, then each function in order."""
+
+    def compute() -> list[ScopeFlow]:
+        flows = [_walk(ctx, ctx.module, None)]
+        init_states: dict[int, FreezeState] = {}
+        for func, class_def in _scopes(ctx.module.body, None):
+            initial = FreezeState()
+            if class_def is not None and func.name.value != "__init__":
+                initial = init_states.get(id(class_def)) or _init_state(ctx, class_def)
+                init_states[id(class_def)] = initial
+            flows.append(_walk(ctx, func, class_def, initial))
+        return flows
+
+    return ctx.cached("flows", ctx.module, compute)
+
+
+def _init_state(ctx, class_def: cst.ClassDef) -> FreezeState:  # noqa: ANN001
+    init = _methods(class_def).get("__init__")
+    if init is None:
+        return FreezeState()
+    final = _walk(ctx, init, class_def).final
+    return FreezeState(tuple(f for f in final.facts if f.path[0] == "self"))

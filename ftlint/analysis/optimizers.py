@@ -1,0 +1,53 @@
+"""Which calls build an optimizer."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from ftlint.analysis.names import dotted_parts
+
+# Modules whose CamelCase members are optimizers. torch.optim's schedulers and SWA helpers
+# live in submodules and are excluded below.
+_OPTIMIZER_MODULES = (
+    "torch.optim.",
+    "bitsandbytes.optim.",
+    "torch_optimizer.",
+    "timm.optim.",
+    "apex.optimizers.",
+    "deepspeed.ops.adam.",
+    "deepspeed.ops.lamb.",
+    "lion_pytorch.",
+    "transformers.optimization.",
+)
+_NOT_OPTIMIZERS = ("torch.optim.lr_scheduler.", "torch.optim.swa_utils.", "torch.optim.Optimizer")
+_BASES = ("torch.optim.Optimizer", "torch.optim.optimizer.Optimizer")
+_KNOWN_OPTIMIZERS = frozenset(
+    {
+        "transformers.Adafactor",
+        "transformers.AdamW",
+        "bitsandbytes.optim.AdamW8bit",
+        "lion_pytorch.Lion",
+    }
+)
+
+
+def is_optimizer_name(qualified: str) -> bool:
+    if qualified.startswith(_NOT_OPTIMIZERS):
+        return False
+    if qualified in _KNOWN_OPTIMIZERS:
+        return True
+    last = qualified.rsplit(".", 1)[-1]
+    return qualified.startswith(_OPTIMIZER_MODULES) and last[:1].isupper() and "Scheduler" not in last
+
+
+def optimizer_class(ctx, call: cst.Call) -> str | None:  # noqa: ANN001 - FileContext
+    """The optimizer a call constructs (qualified name, or a same-file class), or None."""
+    qualified = ctx.qualified_name(call.func)
+    if qualified is not None:
+        return qualified if is_optimizer_name(qualified) else None
+    parts = dotted_parts(call.func)
+    if parts and len(parts) == 1 and parts[0] in ctx.classes:
+        bases = ctx.base_names(ctx.classes[parts[0]])
+        if any(base in _BASES or is_optimizer_name(base) for base in bases):
+            return parts[0]
+    return None

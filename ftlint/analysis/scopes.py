@@ -1,0 +1,229 @@
+"""Statements of one scope, in the order they run, and the names each reads and binds.
+
+A scope is a module body or a function body. Nested functions and classes are scopes of
+their own and are not entered. A statement inside an `if`/`for`/`while`/`try`/`match`
+is marked `conditional`: it may or may not have happened by the time later code runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import libcst as cst
+
+LOOPS = (cst.For, cst.While)
+SCOPE_NODES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One statement of a scope. For a compound statement only its header runs here
+    (the `for` target and iterable, the `if` test); its body follows as further steps."""
+
+    index: int
+    node: cst.BaseSmallStatement | cst.BaseCompoundStatement
+    conditional: bool
+    loops: tuple[cst.For | cst.While, ...]  # enclosing loops inside this scope, outermost first
+    guards: tuple[cst.CSTNode, ...]  # enclosing if/while/try/match/for nodes, outermost first
+
+    @property
+    def is_header(self) -> bool:
+        return isinstance(self.node, cst.BaseCompoundStatement)
+
+
+def scope_steps(body: Sequence[cst.BaseStatement]) -> list[Step]:
+    steps: list[Step] = []
+    _collect(body, False, (), (), steps)
+    return steps
+
+
+def _collect(
+    body: Sequence[cst.BaseStatement],
+    conditional: bool,
+    loops: tuple,
+    guards: tuple,
+    out: list[Step],
+) -> None:
+    for stmt in body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                out.append(Step(len(out), small, conditional, loops, guards))
+            continue
+        if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            # The definition binds a name; its body is another scope.
+            out.append(Step(len(out), stmt, conditional, loops, guards))
+            continue
+        out.append(Step(len(out), stmt, conditional, loops, guards))
+        inner_loops = loops + (stmt,) if isinstance(stmt, LOOPS) else loops
+        if isinstance(stmt, cst.With):
+            _collect(_suite(stmt.body), conditional, loops, guards, out)
+            continue
+        for block in _blocks(stmt):
+            _collect(block, True, inner_loops, guards + (stmt,), out)
+
+
+def _blocks(stmt: cst.BaseCompoundStatement) -> Iterator[Sequence[cst.BaseStatement]]:
+    yield _suite(stmt.body)
+    orelse = getattr(stmt, "orelse", None)
+    while orelse is not None:
+        if isinstance(orelse, cst.If):
+            # An `elif` is a nested `if`; its test is a header of its own.
+            yield (orelse,)
+            break
+        yield _suite(orelse.body)
+        orelse = None
+    for handler in getattr(stmt, "handlers", ()):
+        yield _suite(handler.body)
+    finalbody = getattr(stmt, "finalbody", None)
+    if finalbody is not None:
+        yield _suite(finalbody.body)
+    for case in getattr(stmt, "cases", ()):
+        yield _suite(case.body)
+
+
+def _suite(body: cst.BaseSuite) -> Sequence[cst.BaseStatement]:
+    if isinstance(body, cst.IndentedBlock):
+        return body.body
+    # `if x: y = 1` on one line
+    return (cst.SimpleStatementLine(body=body.body),)
+
+
+def header_parts(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """The parts of a statement that run at its own step (not its body)."""
+    if isinstance(node, cst.For):
+        return [node.target, node.iter]
+    if isinstance(node, (cst.If, cst.While)):
+        return [node.test]
+    if isinstance(node, cst.With):
+        return list(node.items)
+    if isinstance(node, cst.Match):
+        return [node.subject]
+    if isinstance(node, cst.FunctionDef):
+        return list(node.decorators) + [node.params]
+    if isinstance(node, cst.ClassDef):
+        return list(node.decorators) + list(node.bases) + list(node.keywords)
+    if isinstance(node, cst.BaseCompoundStatement):
+        return []  # try/else/finally: no header of their own
+    return [node]
+
+
+class _NameUse(cst.CSTVisitor):
+    """Names read and bound by the code of one step, without entering nested scopes."""
+
+    def __init__(self) -> None:
+        self.reads: list[cst.Name] = []
+        self.binds: list[cst.Name] = []
+        self._stores: set[int] = set()
+
+    def _store(self, target: cst.BaseExpression) -> None:
+        if isinstance(target, cst.Name):
+            self._stores.add(id(target))
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._store(element.value)
+        elif isinstance(target, cst.StarredElement):
+            self._store(target.value)
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._store(node.target)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if node.value is not None:
+            self._store(node.target)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._store(node.target)
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        self._store(node.target)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._store(node.target)
+
+    def visit_AsName(self, node: cst.AsName) -> None:
+        self._store(node.name)
+
+    def visit_ImportAlias(self, node: cst.ImportAlias) -> bool:
+        if node.asname is None:
+            parts = node.name
+            while isinstance(parts, cst.Attribute):
+                parts = parts.value
+            if isinstance(parts, cst.Name):
+                self.binds.append(parts)
+        return True
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        if not isinstance(node.names, cst.ImportStar):
+            for alias in node.names:
+                if alias.asname is None and isinstance(alias.name, cst.Name):
+                    self.binds.append(alias.name)
+        return False
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        node.value.visit(self)
+        return False  # the attribute name is not a variable
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        node.value.visit(self)
+        return False  # keyword names are not variables
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if id(node) in self._stores:
+            self.binds.append(node)
+        else:
+            self.reads.append(node)
+
+    def visit_Del(self, node: cst.Del) -> None:
+        self._store(node.target)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        self.binds.append(node.name)
+        for decorator in node.decorators:
+            decorator.visit(self)
+        for param in node.params.params + node.params.kwonly_params:
+            if param.default is not None:
+                param.default.visit(self)
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        self.binds.append(node.name)
+        for part in (*node.decorators, *node.bases, *node.keywords):
+            part.visit(self)
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        # A lambda's own parameters shadow outer names; its body reads the rest.
+        own = {p.name.value for p in node.params.params}
+        inner = _NameUse()
+        node.body.visit(inner)
+        self.reads.extend(n for n in inner.reads if n.value not in own)
+        return False
+
+
+def names_used(step_node: cst.CSTNode) -> tuple[list[cst.Name], list[cst.Name]]:
+    """(reads, binds) of one step; an augmented assignment both reads and binds."""
+    use = _NameUse()
+    if isinstance(step_node, cst.For):
+        use._store(step_node.target)
+    for part in header_parts(step_node):
+        part.visit(use)
+    if isinstance(step_node, cst.AugAssign) and isinstance(step_node.target, cst.Name):
+        use.binds.append(step_node.target)
+    return use.reads, use.binds
+
+
+def nodes_in(step_node: cst.CSTNode, node_type: type) -> list:
+    """Nodes of a type in the code that runs at this step, outside nested scopes."""
+    found: list = []
+
+    class _Find(cst.CSTVisitor):
+        def on_visit(self, node: cst.CSTNode) -> bool:
+            if isinstance(node, node_type):
+                found.append(node)
+            return not isinstance(node, SCOPE_NODES)
+
+    finder = _Find()
+    for part in header_parts(step_node):
+        part.visit(finder)
+    return found

@@ -1,0 +1,103 @@
+"""Everything rules know about one file, computed once and shared by all of them."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import libcst as cst
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+
+from ftlint.analysis.names import ImportMap, dotted_parts
+from ftlint.analysis.scopes import Step, scope_steps
+from ftlint.finding import Finding
+
+if TYPE_CHECKING:
+    from ftlint.rules.base import Rule
+
+
+class FileContext:
+    def __init__(self, path: str, module: cst.Module) -> None:
+        self.path = path
+        self.module = module
+        self.wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+        self.findings: list[Finding] = []
+        self._steps: dict[int, list[Step]] = {}
+        self._cache: dict[tuple[str, int], object] = {}
+
+    @cached_property
+    def positions(self) -> dict[cst.CSTNode, CodeRange]:
+        return self.wrapper.resolve(PositionProvider)
+
+    @cached_property
+    def imports(self) -> ImportMap:
+        return ImportMap(self.module)
+
+    def qualified_name(self, node: cst.BaseExpression) -> str | None:
+        return self.imports.qualified_name(node)
+
+    @cached_property
+    def functions(self) -> dict[str, cst.FunctionDef]:
+        """Functions defined at the top level of the file, by name."""
+        return {
+            stmt.name.value: stmt for stmt in self.module.body if isinstance(stmt, cst.FunctionDef)
+        }
+
+    @cached_property
+    def classes(self) -> dict[str, cst.ClassDef]:
+        """Classes defined at the top level of the file, by name."""
+        return {
+            stmt.name.value: stmt for stmt in self.module.body if isinstance(stmt, cst.ClassDef)
+        }
+
+    def base_names(self, class_def: cst.ClassDef) -> list[str]:
+        """Qualified names of a class's bases; same-file bases are followed to their roots."""
+        names: list[str] = []
+        seen: set[str] = {class_def.name.value}
+        pending = [arg.value for arg in class_def.bases]
+        while pending:
+            base = pending.pop()
+            qualified = self.qualified_name(base)
+            if qualified is not None:
+                names.append(qualified)
+                continue
+            parts = dotted_parts(base)
+            if parts and len(parts) == 1 and parts[0] in self.classes and parts[0] not in seen:
+                seen.add(parts[0])
+                pending.extend(arg.value for arg in self.classes[parts[0]].bases)
+            elif parts:
+                names.append(".".join(parts))
+        return names
+
+    def steps(self, body_owner: cst.Module | cst.FunctionDef) -> list[Step]:
+        key = id(body_owner)
+        if key not in self._steps:
+            body = body_owner.body if isinstance(body_owner, cst.Module) else body_owner.body.body
+            if not isinstance(body_owner, cst.Module) and not isinstance(
+                body_owner.body, cst.IndentedBlock
+            ):
+                body = (cst.SimpleStatementLine(body=body_owner.body.body),)
+            self._steps[key] = scope_steps(body)
+        return self._steps[key]
+
+    def cached(self, kind: str, node: cst.CSTNode, compute):  # noqa: ANN001
+        """Memoise an analysis of a node that several rules share."""
+        key = (kind, id(node))
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+    def add_finding(self, rule: type[Rule] | Rule, node: cst.CSTNode, message: str) -> None:
+        where = self.positions[node]
+        self.findings.append(
+            Finding(
+                path=self.path,
+                line=where.start.line,
+                column=where.start.column + 1,
+                end_line=where.end.line,
+                end_column=where.end.column + 1,
+                code=rule.code,
+                name=rule.name,
+                message=message,
+            )
+        )

@@ -1,0 +1,136 @@
+"""The one path from source text to findings, shared by every front end."""
+
+from __future__ import annotations
+
+import io
+import re
+import tokenize
+from collections.abc import Callable, Iterable, Sequence
+
+import libcst as cst
+
+from ftlint.context import FileContext
+from ftlint.finding import Finding
+from ftlint.rules.base import Rule
+
+PARSE_ERROR = ("FTL000", "parse-error")
+INTERNAL_ERROR = ("FTL999", "internal-error")
+
+_NOQA = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Z][0-9]*(?:[,\s]+[A-Z][0-9]*)*))?", re.I)
+
+
+class SourceError(Exception):
+    """The file cannot be read as Python source; the message says why."""
+
+
+def decode_source(data: bytes) -> str:
+    if b"\x00" in data:
+        raise SourceError("binary file (contains NUL bytes)")
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as error:
+        raise SourceError(str(error)) from None
+    try:
+        text = data.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as error:
+        raise SourceError(f"not valid {encoding}: {error}") from None
+    return text.removeprefix("\ufeff")
+
+
+def _file_finding(path: str, kind: tuple[str, str], message: str, line: int = 1, column: int = 1):
+    code, name = kind
+    return Finding(path, line, column, line, column, code, name, message)
+
+
+def parse(text: str) -> cst.Module:
+    try:
+        return cst.parse_module(text)
+    except cst.ParserSyntaxError as error:
+        raise SourceError(f"syntax error at line {error.raw_line}: {error.message}") from None
+    except RecursionError:
+        raise SourceError("nesting too deep for the parser") from None
+
+
+class _Dispatcher(cst.CSTVisitor):
+    """Runs every rule's visit_/leave_ methods from a single walk of the tree.
+
+    A rule that raises is reported once as FTL999 and sits out the rest of the file; the
+    other rules carry on.
+    """
+
+    def __init__(self, rules: Sequence[Rule], on_crash: Callable[[Rule, BaseException], None]):
+        self.visits: dict[str, list[tuple[Rule, Callable]]] = {}
+        self.leaves: dict[str, list[tuple[Rule, Callable]]] = {}
+        self.crashed: set[int] = set()
+        self.on_crash = on_crash
+        for rule in rules:
+            for attr in dir(type(rule)):
+                if attr.startswith("visit_"):
+                    self.visits.setdefault(attr[6:], []).append((rule, getattr(rule, attr)))
+                elif attr.startswith("leave_"):
+                    self.leaves.setdefault(attr[6:], []).append((rule, getattr(rule, attr)))
+
+    def _call(self, table: dict[str, list[tuple[Rule, Callable]]], node: cst.CSTNode) -> None:
+        for rule, method in table.get(type(node).__name__, ()):
+            if id(rule) in self.crashed:
+                continue
+            try:
+                method(node)
+            except Exception as error:  # noqa: BLE001 - one rule must not silence the rest
+                self.crashed.add(id(rule))
+                self.on_crash(rule, error)
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        self._call(self.visits, node)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        self._call(self.leaves, original_node)
+
+
+def lint_module(path: str, module: cst.Module, rule_types: Iterable[type[Rule]]) -> list[Finding]:
+    ctx = FileContext(path, module)
+    rules = [rule_type(ctx) for rule_type in rule_types if not rule_type.runtime_only]
+
+    def on_crash(rule: Rule, error: BaseException) -> None:
+        reason = f"{type(error).__name__}: {error}".rstrip(": ")
+        ctx.findings.append(
+            _file_finding(path, INTERNAL_ERROR, f"internal error in {rule.code}: {reason}")
+        )
+
+    try:
+        module.visit(_Dispatcher(rules, on_crash))
+    except RecursionError:
+        ctx.findings.append(_file_finding(path, INTERNAL_ERROR, "internal error: nesting too deep"))
+    return ctx.findings
+
+
+def lint_source(
+    path: str, data: bytes | str, rule_types: Iterable[type[Rule]]
+) -> list[Finding]:
+    """Findings for one file, noqa applied, sorted by position. Never raises for bad input."""
+    try:
+        text = decode_source(data) if isinstance(data, bytes) else data
+        module = parse(text)
+    except SourceError as error:
+        return [_file_finding(path, PARSE_ERROR, f"could not parse: {error}")]
+    findings = lint_module(path, module, rule_types)
+    return sorted(apply_noqa(findings, text.splitlines()))
+
+
+def apply_noqa(findings: Iterable[Finding], lines: Sequence[str]) -> list[Finding]:
+    """Drop findings whose reported line says `# noqa` or `# noqa: <code or prefix>`."""
+    kept = []
+    for finding in findings:
+        line = lines[finding.line - 1] if 0 < finding.line <= len(lines) else ""
+        match = _NOQA.search(line)
+        if match is None:
+            kept.append(finding)
+            continue
+        codes = match.group("codes")
+        if codes is None:
+            continue  # a bare noqa silences everything on the line, as in flake8
+        prefixes = tuple(code.upper() for code in re.split(r"[,\s]+", codes) if code)
+        if not finding.code.startswith(prefixes):
+            kept.append(finding)
+    return kept

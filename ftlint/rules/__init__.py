@@ -1,0 +1,12 @@
+"""The one list of every rule. Codes are unique and never reused, even after a removal."""
+
+from __future__ import annotations
+
+from ftlint.rules.base import Rule
+from ftlint.rules.frozen_params_in_optimizer import FrozenParamsInOptimizer
+
+ALL_RULES: tuple[type[Rule], ...] = (
+    FrozenParamsInOptimizer,
+)
+
+RULES_BY_CODE: dict[str, type[Rule]] = {rule.code: rule for rule in ALL_RULES}

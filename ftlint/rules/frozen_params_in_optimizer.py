@@ -1,0 +1,279 @@
+from __future__ import annotations
+
+import libcst as cst
+
+from ftlint.analysis.flow import OptimizerBuilt, file_flows
+from ftlint.rules.base import Rule
+
+
+class FrozenParamsInOptimizer(Rule):
+    code = "FTL101"
+    name = "frozen-params-in-optimizer"
+    message = (
+        "optimizer is given parameters frozen at line {line}: they are skipped only while "
+        "their .grad is None, and once a stale gradient is left, momentum and weight decay "
+        "move them; pass filter(lambda p: p.requires_grad, ...) instead"
+    )
+    docs = """\
+## What it does
+Finds an optimizer built over parameters of which some were frozen before
+(`p.requires_grad = False`, `m.requires_grad_(False)`, or a helper in the same file that
+does so), when the parameters are not filtered on `requires_grad`.
+
+## Why is this bad?
+PyTorch optimizers skip a parameter only while its `.grad` is `None`. A frozen weight
+that still holds a gradient (frozen after training began, gradients zeroed with
+`set_to_none=False`, or never cleared) is moved by momentum and weight decay at every
+step, silently. Adam-style state is also kept for every frozen weight, and `Adagrad`
+allocates state for each at construction. The bug stays latent until gradients go stale,
+then the "frozen" backbone drifts.
+
+## Example
+```python
+for p in model.backbone.parameters():
+    p.requires_grad = False
+optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
+```
+
+## Use instead
+```python
+for p in model.backbone.parameters():
+    p.requires_grad = False
+optimizer = torch.optim.AdamW(
+    (p for p in model.parameters() if p.requires_grad), lr=1e-4, weight_decay=0.01
+)
+```
+Or give the optimizer only the trainable part: `model.head.parameters()`.
+
+## At run time
+With `ftlint.guard` installed (pytest `--ftlint-guard`, or `ftlint run`), any optimizer
+that receives a parameter with `requires_grad=False`, at construction or through
+`add_param_group`, is reported with the qualified names of those parameters.
+
+## References
+- [torch.optim: per-parameter options](https://pytorch.org/docs/stable/optim.html#per-parameter-options)
+- [Finetuning torchvision models](https://pytorch.org/tutorials/beginner/finetuning_torchvision_models_tutorial.html)
+"""
+    valid = (
+        # filtered with filter()
+        """\
+import torch
+for p in model.backbone.parameters():
+    p.requires_grad = False
+opt = torch.optim.Adam(filter(lambda p: p.requires_grad, model.parameters()), lr=1e-3)
+""",
+        # filtered with a comprehension, bound to a name first
+        """\
+from torch import optim
+model.requires_grad_(False)
+model.fc = nn.Linear(512, 10)
+params = [p for p in model.parameters() if p.requires_grad]
+opt = optim.SGD(params, lr=0.1, momentum=0.9)
+""",
+        # a loop that skips frozen ones
+        """\
+import torch
+for p in model.encoder.parameters():
+    p.requires_grad = False
+trainable = []
+for p in model.parameters():
+    if not p.requires_grad:
+        continue
+    trainable.append(p)
+opt = torch.optim.AdamW(trainable)
+""",
+        # only the part that was not frozen: the head replaced after freezing everything
+        """\
+import torch.optim as optim
+import torch.nn as nn
+for param in model.parameters():
+    param.requires_grad = False
+model.fc = nn.Linear(512, 100)
+optimizer = optim.SGD(model.fc.parameters(), lr=1e-2, momentum=0.9)
+""",
+        # a part that was never frozen
+        """\
+import torch
+model.backbone.requires_grad_(False)
+opt = torch.optim.Adam(model.head.parameters())
+""",
+        # the frozen model is another one (teacher and student)
+        """\
+import torch
+teacher.requires_grad_(False)
+opt = torch.optim.Adam(student.parameters())
+""",
+        # everything frozen was unfrozen again before the optimizer
+        """\
+import torch
+for p in model.parameters():
+    p.requires_grad = False
+for p in model.parameters():
+    p.requires_grad = True
+opt = torch.optim.Adam(model.parameters())
+""",
+        # the name was rebound to a fresh model
+        """\
+import torch
+model.requires_grad_(False)
+model = build_model()
+opt = torch.optim.Adam(model.parameters())
+""",
+        # optimizer built before the freeze (that is FTL102's business), and not torch's
+        """\
+import torch
+opt = torch.optim.Adam(model.parameters())
+model.requires_grad_(False)
+other = MyOptimizer(model.parameters())
+""",
+        # an unrelated method called requires_grad_ with a variable flag
+        """\
+import torch
+model.requires_grad_(args.train_backbone)
+opt = torch.optim.Adam(model.parameters())
+""",
+        # Lightning style, but the optimizer filters
+        """\
+import torch
+import lightning as L
+class Module(L.LightningModule):
+    def __init__(self, backbone, head):
+        super().__init__()
+        self.backbone = backbone
+        self.head = head
+        self.backbone.requires_grad_(False)
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.head.parameters(), lr=1e-3)
+""",
+        # freezing by name inside a loop, optimizer over another part
+        """\
+import torch
+for name, p in model.named_parameters():
+    if "layer4" not in name:
+        p.requires_grad = False
+opt = torch.optim.SGD(model.fc.parameters(), lr=0.1)
+""",
+    )
+    invalid = (
+        """\
+import torch
+for p in model.backbone.parameters():
+    p.requires_grad = False
+opt = torch.optim.AdamW(model.parameters(), lr=1e-4)  # expect: FTL101
+""",
+        # the seeds' recipe, fed the whole model
+        """\
+import torch.optim as optim
+import torch.nn as nn
+for param in model.parameters():
+    param.requires_grad = False
+model.fc = nn.Linear(512, 100)
+optimizer = optim.SGD(model.parameters(), lr=1e-2, momentum=0.9)  # expect: FTL101
+""",
+        # aliases: from-import with a new name, a module reached through a variable
+        """\
+from torch.optim import AdamW as AW
+backbone = model.backbone
+backbone.requires_grad_(False)
+opt = AW(model.parameters())  # expect: FTL101
+""",
+        # import torch as t; named_parameters; a conditional freeze by name
+        """\
+import torch as t
+for name, p in model.named_parameters():
+    if name.startswith("encoder."):
+        p.requires_grad = False
+opt = t.optim.SGD(model.named_parameters(), lr=0.1)  # expect: FTL101
+""",
+        # parameter groups
+        """\
+from torch import optim
+model.encoder.requires_grad_(False)
+opt = optim.Adam(  # expect: FTL101
+    [
+        {"params": model.encoder.parameters(), "lr": 1e-5},
+        {"params": model.decoder.parameters()},
+    ],
+    lr=1e-3,
+)
+""",
+        # a helper in the same file
+        """\
+import torch
+
+def freeze(module):
+    for p in module.parameters():
+        p.requires_grad = False
+
+freeze(model.backbone)
+opt = torch.optim.SGD(model.parameters(), lr=0.1)  # expect: FTL101
+""",
+        # freezing inside a function body, third-party optimizer
+        """\
+import bitsandbytes as bnb
+
+def setup(model):
+    model.vision_tower.requires_grad_(False)
+    return bnb.optim.AdamW8bit(model.parameters(), lr=2e-5)  # expect: FTL101
+""",
+        # a single weight frozen by name
+        """\
+from transformers import Adafactor
+model.embed.weight.requires_grad = False
+opt = Adafactor(model.parameters())  # expect: FTL101
+""",
+        # Lightning style: __init__ freezes, configure_optimizers takes everything
+        """\
+import torch
+import lightning as L
+class Module(L.LightningModule):
+    def __init__(self, backbone, head):
+        super().__init__()
+        self.backbone = backbone
+        self.head = head
+        self.backbone.requires_grad_(False)
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=1e-3)  # expect: FTL101
+""",
+        # a method helper called from __init__
+        """\
+import torch
+class Model(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.freeze_encoder()
+
+    def freeze_encoder(self):
+        for p in self.encoder.parameters():
+            p.requires_grad = False
+
+    def make_optimizer(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)  # expect: FTL101
+""",
+        # freezing through children()
+        """\
+import torch
+for child in list(model.children())[:-1]:
+    for p in child.parameters():
+        p.requires_grad = False
+opt = torch.optim.SGD(model.parameters(), lr=0.1)  # expect: FTL101
+""",
+    )
+
+    def visit_Module(self, node: cst.Module) -> None:
+        for flow in file_flows(self.ctx):
+            for event in flow.events:
+                if isinstance(event, OptimizerBuilt):
+                    self._judge(event)
+
+    def _judge(self, event: OptimizerBuilt) -> None:
+        for source in event.sources:
+            if source.filtered:
+                continue
+            frozen = event.state.frozen_in(source)
+            if frozen is not None:
+                line = self.ctx.positions[frozen.node].start.line
+                self.report(event.call, self.message.format(line=line))
+                return
