@@ -9,7 +9,7 @@ import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from ftlint.analysis.names import ImportMap, dotted_parts
-from ftlint.analysis.scopes import Step, scope_steps
+from ftlint.analysis.scopes import Step, child_body, functions_in, scope_steps
 from ftlint.finding import Finding
 
 if TYPE_CHECKING:
@@ -69,14 +69,19 @@ class FileContext:
                 names.append(".".join(parts))
         return names
 
+    @cached_property
+    def functions_with_class(self) -> list[tuple[cst.FunctionDef, cst.ClassDef | None]]:
+        """Every function in the file, in source order, with the class it is a method of."""
+        return list(functions_in(self.module.body, None))
+
+    @property
+    def scopes(self) -> list[cst.Module | cst.FunctionDef]:
+        return [self.module] + [func for func, _ in self.functions_with_class]
+
     def steps(self, body_owner: cst.Module | cst.FunctionDef) -> list[Step]:
         key = id(body_owner)
         if key not in self._steps:
-            body = body_owner.body if isinstance(body_owner, cst.Module) else body_owner.body.body
-            if not isinstance(body_owner, cst.Module) and not isinstance(
-                body_owner.body, cst.IndentedBlock
-            ):
-                body = (cst.SimpleStatementLine(body=body_owner.body.body),)
+            body = body_owner.body if isinstance(body_owner, cst.Module) else child_body(body_owner)
             self._steps[key] = scope_steps(body)
         return self._steps[key]
 

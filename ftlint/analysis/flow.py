@@ -15,13 +15,12 @@ parameters) and what names hold, and records the events that rules judge:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 import libcst as cst
 
 from ftlint.analysis.optimizers import optimizer_class
-from ftlint.analysis.scopes import Step, names_used, nodes_in
+from ftlint.analysis.scopes import Step, child_body, names_used, nodes_in
 from ftlint.analysis.values import (
     Alias,
     Evaluator,
@@ -375,8 +374,11 @@ def _loop_tests_requires_grad(loop: cst.For) -> bool:
 
 
 def _methods(class_def: cst.ClassDef) -> dict[str, cst.FunctionDef]:
-    body = class_def.body.body if isinstance(class_def.body, cst.IndentedBlock) else ()
-    return {stmt.name.value: stmt for stmt in body if isinstance(stmt, cst.FunctionDef)}
+    return {
+        stmt.name.value: stmt
+        for stmt in child_body(class_def)
+        if isinstance(stmt, cst.FunctionDef)
+    }
 
 
 def _walk(ctx, owner, class_def, initial: FreezeState = FreezeState()) -> ScopeFlow:  # noqa: ANN001
@@ -400,45 +402,13 @@ def helper_summary(ctx, func: cst.FunctionDef, class_def) -> tuple[FreezeChange,
     return summary
 
 
-def _scopes(body, class_def) -> Iterator[tuple[cst.FunctionDef, cst.ClassDef | None]]:  # noqa: ANN001
-    for stmt in body:
-        if isinstance(stmt, cst.FunctionDef):
-            yield stmt, class_def
-            inner = stmt.body.body if isinstance(stmt.body, cst.IndentedBlock) else ()
-            yield from _scopes(inner, None)
-        elif isinstance(stmt, cst.ClassDef):
-            inner = stmt.body.body if isinstance(stmt.body, cst.IndentedBlock) else ()
-            yield from _scopes(inner, stmt)
-        elif isinstance(stmt, cst.BaseCompoundStatement):
-            for block in _bodies(stmt):
-                yield from _scopes(block, class_def)
-
-
-def _bodies(stmt: cst.BaseCompoundStatement) -> Iterator:
-    if isinstance(stmt.body, cst.IndentedBlock):
-        yield stmt.body.body
-    for attr in ("orelse", "finalbody"):
-        extra = getattr(stmt, attr, None)
-        if extra is not None:
-            yield from _bodies(extra) if isinstance(extra, cst.If) else _bodies_of(extra)
-    for handler in getattr(stmt, "handlers", ()):
-        yield from _bodies_of(handler)
-    for case in getattr(stmt, "cases", ()):
-        yield from _bodies_of(case)
-
-
-def _bodies_of(node) -> Iterator:  # noqa: ANN001
-    if isinstance(node.body, cst.IndentedBlock):
-        yield node.body.body
-
-
 def file_flows(ctx) -> list[ScopeFlow]:  # noqa: ANN001
     """The flow of every scope in the file: the module, then each function in order."""
 
     def compute() -> list[ScopeFlow]:
         flows = [_walk(ctx, ctx.module, None)]
         init_states: dict[int, FreezeState] = {}
-        for func, class_def in _scopes(ctx.module.body, None):
+        for func, class_def in ctx.functions_with_class:
             initial = FreezeState()
             if class_def is not None and func.name.value != "__init__":
                 initial = init_states.get(id(class_def)) or _init_state(ctx, class_def)

@@ -8,9 +8,11 @@ which branch ran, and an import of torch under another name is never a coinciden
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import libcst as cst
+
+from ftlint.analysis.scopes import child_blocks, child_body
 
 
 def dotted_parts(node: cst.BaseExpression) -> list[str] | None:
@@ -26,33 +28,18 @@ def dotted_parts(node: cst.BaseExpression) -> list[str] | None:
     return parts
 
 
-def _import_statements(body: object) -> Iterator[cst.Import | cst.ImportFrom]:
+def _import_statements(body: Sequence[cst.BaseStatement]) -> Iterator[cst.Import | cst.ImportFrom]:
     """Import statements at any depth of statements, never inside expressions."""
-    stack = [body]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, (list, tuple)):
-            stack.extend(reversed(item))
-        elif isinstance(item, cst.SimpleStatementLine):
-            for small in item.body:
+    for stmt in body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
                 if isinstance(small, (cst.Import, cst.ImportFrom)):
                     yield small
-        elif isinstance(item, cst.BaseCompoundStatement):
-            stack.extend(_child_bodies(item))
-
-
-def _child_bodies(stmt: cst.BaseCompoundStatement) -> list[object]:
-    bodies: list[object] = [stmt.body.body]
-    for attr in ("orelse", "finalbody"):
-        extra = getattr(stmt, attr, None)
-        while extra is not None:
-            bodies.append(extra.body.body)
-            extra = getattr(extra, "orelse", None) if isinstance(extra, cst.If) else None
-    for handler in getattr(stmt, "handlers", ()):
-        bodies.append(handler.body.body)
-    for case in getattr(stmt, "cases", ()):
-        bodies.append(case.body.body)
-    return bodies
+        elif isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            yield from _import_statements(child_body(stmt))
+        elif isinstance(stmt, cst.BaseCompoundStatement):
+            for block in child_blocks(stmt):
+                yield from _import_statements(block)
 
 
 class ImportMap:

@@ -59,11 +59,11 @@ def _collect(
         if isinstance(stmt, cst.With):
             _collect(_suite(stmt.body), conditional, loops, guards, out)
             continue
-        for block in _blocks(stmt):
+        for block in child_blocks(stmt):
             _collect(block, True, inner_loops, guards + (stmt,), out)
 
 
-def _blocks(stmt: cst.BaseCompoundStatement) -> Iterator[Sequence[cst.BaseStatement]]:
+def child_blocks(stmt: cst.BaseCompoundStatement) -> Iterator[Sequence[cst.BaseStatement]]:
     yield _suite(stmt.body)
     orelse = getattr(stmt, "orelse", None)
     while orelse is not None:
@@ -80,6 +80,10 @@ def _blocks(stmt: cst.BaseCompoundStatement) -> Iterator[Sequence[cst.BaseStatem
         yield _suite(finalbody.body)
     for case in getattr(stmt, "cases", ()):
         yield _suite(case.body)
+
+
+def child_body(node: cst.FunctionDef | cst.ClassDef) -> Sequence[cst.BaseStatement]:
+    return _suite(node.body)
 
 
 def _suite(body: cst.BaseSuite) -> Sequence[cst.BaseStatement]:
@@ -227,3 +231,47 @@ def nodes_in(step_node: cst.CSTNode, node_type: type) -> list:
     for part in header_parts(step_node):
         part.visit(finder)
     return found
+
+
+def functions_in(
+    body: Sequence[cst.BaseStatement], class_def: cst.ClassDef | None
+) -> Iterator[tuple[cst.FunctionDef, cst.ClassDef | None]]:
+    for stmt in body:
+        if isinstance(stmt, cst.FunctionDef):
+            yield stmt, class_def
+            yield from functions_in(child_body(stmt), None)
+        elif isinstance(stmt, cst.ClassDef):
+            yield from functions_in(child_body(stmt), stmt)
+        elif isinstance(stmt, cst.BaseCompoundStatement):
+            for block in child_blocks(stmt):
+                yield from functions_in(block, class_def)
+
+
+def _encloses(outer: Step, inner: Step) -> bool:
+    """Whether `inner` runs whenever `outer`'s block runs (same block, or an outer one)."""
+    return inner.guards == outer.guards[: len(inner.guards)]
+
+
+def next_read(steps: Sequence[Step], after: Step, name: str) -> Step | None:
+    """The first later step that reads `name` before it is surely rebound, if any."""
+    for step in steps[after.index + 1 :]:
+        reads, binds = names_used(step.node)
+        if any(read.value == name for read in reads):
+            return step
+        if any(bind.value == name for bind in binds) and _encloses(after, step):
+            return None
+    return None
+
+
+def rebound_in_loop(steps: Sequence[Step], after: Step, name: str) -> bool:
+    """Whether `name` is bound again later in the innermost loop around `after`."""
+    if not after.loops:
+        return False
+    loop = after.loops[-1]
+    for step in steps[after.index + 1 :]:
+        if loop not in step.loops:
+            break
+        _, binds = names_used(step.node)
+        if any(bind.value == name for bind in binds):
+            return True
+    return False

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from ftlint.rules.base import Rule
 from ftlint.rules.frozen_params_in_optimizer import FrozenParamsInOptimizer
+from ftlint.rules.inplace_detach_reused import InplaceDetachReused
+from ftlint.rules.unchecked_non_strict_load import UncheckedNonStrictLoad
 
 ALL_RULES: tuple[type[Rule], ...] = (
     FrozenParamsInOptimizer,
+    UncheckedNonStrictLoad,
+    InplaceDetachReused,
 )
 
 RULES_BY_CODE: dict[str, type[Rule]] = {rule.code: rule for rule in ALL_RULES}

@@ -1,0 +1,230 @@
+from __future__ import annotations
+
+import libcst as cst
+
+from ftlint.analysis.scopes import Step, next_read, nodes_in
+from ftlint.rules.base import Rule
+
+_LOG_METHODS = frozenset(
+    {"print", "info", "warning", "warn", "debug", "error", "log", "write", "echo", "add_text"}
+)
+
+
+def _is_false(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Name) and node.value == "False"
+
+
+def non_strict_load(call: cst.Call) -> bool:
+    """`X.load_state_dict(sd, strict=False)` with a literal False."""
+    if not (isinstance(call.func, cst.Attribute) and call.func.attr.value == "load_state_dict"):
+        return False
+    positional = [arg for arg in call.args if arg.keyword is None and not arg.star]
+    if len(positional) >= 2 and _is_false(positional[1].value):
+        return True
+    return any(
+        arg.keyword is not None and arg.keyword.value == "strict" and _is_false(arg.value)
+        for arg in call.args
+    )
+
+
+def _is_len_of(node: cst.CSTNode, name: str) -> bool:
+    return (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Name)
+        and node.func.value == "len"
+        and len(node.args) == 1
+        and isinstance(node.args[0].value, cst.Name)
+        and node.args[0].value.value == name
+    )
+
+
+def _reporting_nodes(step: Step) -> list[cst.CSTNode]:
+    """Places whose content reaches a person: print/log calls, f-strings, asserts."""
+    found: list[cst.CSTNode] = [step.node] if isinstance(step.node, cst.Assert) else []
+    found.extend(nodes_in(step.node, cst.FormattedString))
+    for call in nodes_in(step.node, cst.Call):
+        func = call.func
+        name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
+        if name in _LOG_METHODS or (isinstance(name, str) and "log" in name.lower()):
+            found.append(call)
+    return found
+
+
+def size_reported(steps: list[Step], name: str) -> bool:
+    """Whether `len(name)` is printed, logged or asserted anywhere in the scope."""
+    for step in steps:
+        for node in _reporting_nodes(step):
+            if _is_len_of(node, name) or any(
+                _is_len_of(call, name) for call in _calls_within(node)
+            ):
+                return True
+    return False
+
+
+def _calls_within(node: cst.CSTNode) -> list[cst.Call]:
+    calls: list[cst.Call] = []
+
+    class _Find(cst.CSTVisitor):
+        def visit_Call(self, call: cst.Call) -> None:
+            calls.append(call)
+
+    node.visit(_Find())
+    return calls
+
+
+class UncheckedNonStrictLoad(Rule):
+    code = "FTL201"
+    name = "unchecked-non-strict-load"
+    message = (
+        "load_state_dict(strict=False) result is ignored: missing and unexpected keys are "
+        "dropped silently, and a 'module.' or '_orig_mod.' key prefix loads nothing at all; "
+        "check or log the returned missing_keys and unexpected_keys"
+    )
+    docs = """\
+## What it does
+Finds `load_state_dict(..., strict=False)` calls whose result nobody looks at: the call is a
+statement of its own, or its result is bound to names that are never read.
+
+## Why is this bad?
+With `strict=False`, keys of the checkpoint that the model does not have, and weights of
+the model that the checkpoint lacks, are skipped without a word. The call returns them as
+`missing_keys` and `unexpected_keys`, and that is the only trace. When every key carries a
+prefix the model does not (`module.` from `DataParallel`, `_orig_mod.` from
+`torch.compile`), nothing at all is loaded and training starts from random weights, silently.
+The returned named tuple is always truthy, so `if model.load_state_dict(...)` checks nothing.
+
+## Example
+```python
+model.load_state_dict(checkpoint["model"], strict=False)
+```
+
+## Use instead
+```python
+result = model.load_state_dict(checkpoint["model"], strict=False)
+if result.missing_keys or result.unexpected_keys:
+    logger.warning("missing: %s, unexpected: %s", result.missing_keys, result.unexpected_keys)
+```
+Reporting how much was loaded (`print(f"loaded {len(state)} tensors")`) also counts.
+
+## At run time
+With `ftlint.guard` installed, a non-strict load that skips keys is reported with a few of
+them, their count, and the prefix that explains them; a load that matched no key at all
+is an error even in warn mode.
+
+## References
+- [torch.nn.Module.load_state_dict](https://pytorch.org/docs/stable/generated/torch.nn.Module.html#torch.nn.Module.load_state_dict)
+- [Saving and loading models: warmstarting](https://pytorch.org/tutorials/beginner/saving_loading_models.html)
+"""
+    valid = (
+        # the result is logged
+        """\
+result = model.load_state_dict(sd, strict=False)
+logger.info("load: %s", result)
+""",
+        # unpacked and read later
+        """\
+missing, unexpected = model.load_state_dict(sd, strict=False)
+assert not missing, missing
+""",
+        # kept on an object for later
+        """\
+self.load_report = self.model.load_state_dict(sd, strict=False)
+""",
+        # returned, passed to print, asserted, tested
+        """\
+def load(model, sd):
+    return model.load_state_dict(sd, strict=False)
+
+print(model.load_state_dict(sd, strict=False))
+assert not model.load_state_dict(sd, strict=False).missing_keys
+if model.load_state_dict(sd, strict=False).unexpected_keys:
+    raise ValueError("bad checkpoint")
+""",
+        # strict is a variable, or True, or left out
+        """\
+model.load_state_dict(sd, strict=args.strict)
+model.load_state_dict(sd, strict=True)
+model.load_state_dict(sd)
+""",
+        # the loaded dict's size is reported (YOLOv5 style)
+        """\
+def transfer(model, ckpt):
+    csd = intersect_dicts(ckpt, model.state_dict())
+    model.load_state_dict(csd, strict=False)
+    LOGGER.info(f"Transferred {len(csd)}/{len(model.state_dict())} items")
+""",
+        # other APIs with strict=
+        """\
+pairs = list(zip(a, b, strict=False))
+traced = torch.jit.trace(model, x, strict=False)
+""",
+    )
+    invalid = (
+        """\
+model.load_state_dict(pretrained.state_dict(), strict=False)  # expect: FTL201
+""",
+        # unpacked, never read
+        """\
+missing, unexpected = model.load_state_dict(sd, strict=False)  # expect: FTL201
+model.train()
+""",
+        # bound to _
+        """\
+def load(model, path):
+    _ = model.load_state_dict(torch.load(path), strict=False)  # expect: FTL201
+    return model
+""",
+        # strict given positionally; the dict's size is reported for another dict
+        """\
+model.load_state_dict(sd, False)  # expect: FTL201
+print(len(other))
+""",
+        # read only before it was bound again
+        """\
+result = model.load_state_dict(sd, strict=False)  # expect: FTL201
+result = train(model)
+print(result)
+""",
+    )
+
+    def visit_Module(self, node: cst.Module) -> None:
+        for owner in self.ctx.scopes:
+            steps = self.ctx.steps(owner)
+            for step in steps:
+                for call in nodes_in(step.node, cst.Call):
+                    if non_strict_load(call) and self._unchecked(steps, step, call):
+                        self.report(call)
+
+    def _unchecked(self, steps: list[Step], step: Step, call: cst.Call) -> bool:
+        node = step.node
+        if isinstance(node, cst.Expr) and node.value is call:
+            pass
+        elif isinstance(node, (cst.Assign, cst.AnnAssign)) and node.value is call:
+            targets = (
+                [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+            )
+            names = [_bound_names(t) for t in targets]
+            if None in names or any(next_read(steps, step, n) for group in names for n in group):
+                return False
+        else:
+            return False  # returned, passed on, asserted or tested
+        loaded = call.args[0].value if call.args else None
+        return not (isinstance(loaded, cst.Name) and size_reported(steps, loaded.value))
+
+
+def _bound_names(target: cst.BaseExpression) -> list[str] | None:
+    """Names an assignment target binds; None when it stores into an attribute or item,
+    which keeps the result for later code to read."""
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        names: list[str] = []
+        for element in target.elements:
+            inner = _bound_names(element.value)
+            if inner is None:
+                return None
+            names.extend(inner)
+        return names
+    if isinstance(target, cst.StarredElement):
+        return _bound_names(target.value)
+    return None
