@@ -20,7 +20,12 @@ _NOQA = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Z][0-9]*(?:[,\s]+[A-Z][0-9]*)
 
 
 class SourceError(Exception):
-    """The file cannot be read as Python source; the message says why."""
+    """The file cannot be read as Python source; the message says why and where."""
+
+    def __init__(self, reason: str, line: int = 1, column: int = 1) -> None:
+        super().__init__(reason)
+        self.line = line
+        self.column = column
 
 
 def decode_source(data: bytes) -> str:
@@ -29,7 +34,7 @@ def decode_source(data: bytes) -> str:
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as error:
-        raise SourceError(str(error)) from None
+        raise SourceError(f"not valid UTF-8 or declared encoding ({error})") from None
     try:
         text = data.decode(encoding)
     except (UnicodeDecodeError, LookupError) as error:
@@ -46,7 +51,11 @@ def parse(text: str) -> cst.Module:
     try:
         return cst.parse_module(text)
     except cst.ParserSyntaxError as error:
-        raise SourceError(f"syntax error at line {error.raw_line}: {error.message}") from None
+        raise SourceError(
+            "syntax error: " + re.sub(r"^parser error: error at \d+:\d+: ", "", error.message),
+            error.raw_line,
+            error.raw_column + 1,
+        ) from None
     except RecursionError:
         raise SourceError("nesting too deep for the parser") from None
 
@@ -113,7 +122,8 @@ def lint_source(
         text = decode_source(data) if isinstance(data, bytes) else data
         module = parse(text)
     except SourceError as error:
-        return [_file_finding(path, PARSE_ERROR, f"could not parse: {error}")]
+        message = f"could not parse: {error}"
+        return [_file_finding(path, PARSE_ERROR, message, error.line, error.column)]
     findings = lint_module(path, module, rule_types)
     return sorted(apply_noqa(findings, text.splitlines()))
 

@@ -1,0 +1,198 @@
+"""FTL101 (frozen parameter given to an optimizer), FTL102 (step moves a frozen
+parameter), FTL103 (a trainable parameter with a gradient is in no optimizer).
+
+Interception points (see shared/FIELD_NOTES.md): every optimizer built on
+``torch.optim.Optimizer`` calls ``Optimizer.add_param_group`` once per group, and
+``register_optimizer_step_pre_hook`` runs before every ``step()`` of every optimizer.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import torch
+from torch.optim import Optimizer
+from torch.optim.optimizer import register_optimizer_step_pre_hook
+from torch.utils.weak import WeakIdKeyDictionary
+
+from ftlint.guard import _registry, _state
+
+# transformers' layer-wise training gives the Trainer a do-nothing optimizer holding a
+# dummy tensor (requires_grad=False) while per-parameter optimizers do the real work.
+_DUMMY_CLASS_NAMES = {"LayerWiseDummyOptimizer"}
+_MAX_STACK = 64
+
+
+class _Info:
+    """What the guard knows about one optimizer (held weakly, keyed by the optimizer)."""
+
+    __slots__ = ("checked", "covers", "roots")
+
+    def __init__(self, checked: bool, covers: bool) -> None:
+        self.checked = checked  # False for inner and dummy optimizers: never reported
+        self.covers = covers  # its parameters count as "in a live optimizer"
+        self.roots: list[Any] | None = None  # weakrefs to the models it trains; lazy
+
+
+_infos: WeakIdKeyDictionary = WeakIdKeyDictionary()
+_original_add_param_group: Any = None
+
+
+def install() -> None:
+    global _original_add_param_group
+    _original_add_param_group = _state.patch(Optimizer, "add_param_group", _add_param_group)
+    _state.STATE.handles.append(register_optimizer_step_pre_hook(_before_step))
+
+
+def _info_for(opt: Optimizer) -> _Info:
+    info = _infos.get(opt)
+    if info is None:
+        dummy = any(c.__name__ in _DUMMY_CLASS_NAMES for c in type(opt).__mro__)
+        info = _Info(checked=not dummy and not _built_inside_other_optimizer(opt), covers=not dummy)
+        _infos[opt] = info
+    return info
+
+
+def _built_inside_other_optimizer(opt: Optimizer) -> bool:
+    """An optimizer created (or first stepped) inside another optimizer's method is that
+    optimizer's implementation (ZeroRedundancyOptimizer's per-rank local optimizer holds
+    a shard of the parameters): the outer optimizer is checked instead."""
+    frame = sys._getframe(2)
+    for _ in range(_MAX_STACK):
+        if frame is None:
+            return False
+        code = frame.f_code
+        if code.co_argcount and code.co_varnames[0] == "self":
+            owner = frame.f_locals.get("self")
+            if isinstance(owner, Optimizer) and owner is not opt:
+                return True
+        frame = frame.f_back
+    return False
+
+
+def _add_param_group(self: Optimizer, param_group: dict[str, Any]) -> None:
+    __tracebackhide__ = True
+    # Call the original first: it turns a generator into a list, so inspecting the
+    # group afterwards never consumes the caller's iterator.
+    _original_add_param_group(self, param_group)
+    if not _state.STATE.installed:
+        return
+    info = _info_for(self)
+    info.roots = None  # the set of trained models may have changed
+    if info.checked and _state.active("FTL101"):
+        _check_frozen_in_group(self, self.param_groups[-1])
+
+
+def _check_frozen_in_group(opt: Optimizer, group: dict[str, Any]) -> None:
+    __tracebackhide__ = True
+    frozen = [p for p in group["params"] if not p.requires_grad]
+    if not frozen:
+        return
+    kind = type(opt).__name__
+    n = len(frozen)
+    _state.report(
+        "FTL101",
+        f"{kind} was given {_count(frozen)} with requires_grad=False: "
+        f"{_describe(frozen, [group])}; they get no gradient now, but once one holds a stale "
+        f".grad (zero_grad(set_to_none=False), a new optimizer after freezing) momentum and "
+        f"weight decay move {'it' if n == 1 else 'them'}; pass only trainable parameters, "
+        f"e.g. {kind}([p for p in model.parameters() if p.requires_grad], ...)",
+    )
+
+
+def _before_step(opt: Optimizer, args: Any, kwargs: Any) -> None:
+    __tracebackhide__ = True
+    if not _state.STATE.installed or _compiling():
+        return None
+    info = _info_for(opt)  # an optimizer built before install() is learnt here
+    if not info.checked:
+        return None
+    if _state.active("FTL102"):
+        _check_frozen_with_grad(opt)
+    # A per-parameter optimizer stepped from a gradient hook during backward (layer-wise
+    # training) would make a model-wide scan run once per parameter: skip it there.
+    if _state.active("FTL103") and not _in_backward():
+        _check_unoptimized(opt, info)
+    return None  # returning args would replace step()'s arguments
+
+
+def _check_frozen_with_grad(opt: Optimizer) -> None:
+    __tracebackhide__ = True
+    stale = [p for g in opt.param_groups for p in g["params"] if p.grad is not None and not p.requires_grad]
+    if not stale:
+        return
+    kind = type(opt).__name__
+    _state.report(
+        "FTL102",
+        f"{kind}.step() is about to update {_count(stale)} with requires_grad=False that "
+        f"still hold a .grad: {_describe(stale, opt.param_groups)}; momentum and weight decay "
+        f"will move these frozen weights; set their .grad to None when freezing them "
+        f"(optimizer.zero_grad(set_to_none=True)) and give the optimizer trainable parameters only",
+    )
+
+
+def _check_unoptimized(opt: Optimizer, info: _Info) -> None:
+    __tracebackhide__ = True
+    if info.roots is None:
+        params = [p for g in opt.param_groups for p in g["params"]]
+        info.roots = [_weak(m) for m in _registry.roots_of(params)]
+    roots = [m for m in (ref() for ref in info.roots) if m is not None]
+    if not roots:
+        return
+    covered: set[int] = set()
+    for other, other_info in list(_infos.items()):
+        if other_info.covers:
+            for group in other.param_groups:
+                covered.update(map(id, group["params"]))
+    for root in roots:
+        orphans = [
+            (name, p)
+            for name, p in root.named_parameters()
+            if p.grad is not None and p.requires_grad and id(p) not in covered
+        ]
+        if orphans:
+            names = [name for name, _ in orphans]
+            shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+            _state.report(
+                "FTL103",
+                f"{_count([p for _, p in orphans], 'trainable parameter')} of "
+                f"{type(root).__name__} {'has' if len(orphans) == 1 else 'have'} a gradient but "
+                f"{'is' if len(orphans) == 1 else 'are'} in no optimizer, so "
+                f"{type(opt).__name__}.step() never updates {shown}; was a layer replaced "
+                f"after the optimizer was built, or a parameter group left out? build the "
+                f"optimizer after changing the model, or add them with "
+                f"optimizer.add_param_group({{'params': [...]}})",
+            )
+
+
+def _describe(params: list[torch.Tensor], groups: list[dict[str, Any]]) -> str:
+    """Names from the groups' own ``param_names`` (named parameters given to the
+    optimizer) when present, else from the registry, else from a heap scan."""
+    given: dict[int, str] = {}
+    for group in groups:
+        for name, p in zip(group.get("param_names", ()), group["params"]):
+            given[id(p)] = name
+    return _registry.describe(params, [given.get(id(p)) or _registry.qualified_name(p) for p in params])
+
+
+def _count(params: list[torch.Tensor], noun: str = "parameter") -> str:
+    n = len(params)
+    values = sum(p.numel() for p in params)
+    return f"{n} {noun}{'' if n == 1 else 's'} ({values:,} values)"
+
+
+def _weak(module: torch.nn.Module) -> Any:
+    import weakref
+
+    return weakref.ref(module)
+
+
+def _compiling() -> bool:
+    compiler = getattr(torch, "compiler", None)
+    return bool(compiler is not None and getattr(compiler, "is_compiling", lambda: False)())
+
+
+def _in_backward() -> bool:
+    task_id = getattr(torch._C, "_current_graph_task_id", None)
+    return task_id is not None and task_id() != -1

@@ -1,0 +1,137 @@
+"""The guard's global state, its error and warning types, and how a check reports.
+
+Nothing here imports torch: ``import ftlint.guard`` must stay cheap, and the pytest
+plugin imports this in every run where it is enabled.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+CODES = {
+    "FTL101": "frozen parameter given to an optimizer",
+    "FTL102": "optimizer step with a frozen parameter that still has a gradient",
+    "FTL103": "trainable parameter with a gradient that no optimizer holds",
+    "FTL111": "frozen BatchNorm layer updating its running statistics",
+    "FTL201": "non-strict load_state_dict with missing or unexpected keys",
+}
+MODES = ("error", "warn")
+
+
+class GuardError(Exception):
+    """A fine-tuning bug caught at run time; ``code`` is the ftlint code (``FTL101``)."""
+
+    def __init__(self, code: str, message: str, where: str | None = None) -> None:
+        super().__init__(f"{code} {message}")
+        self.code = code
+        self.message = message
+        self.where = where  # "file.py:12", the user's line that triggered the check
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.code, self.message, self.where))
+
+
+class GuardWarning(UserWarning):
+    """The warning form of a guard finding (``mode="warn"``, and FTL111 always)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code} {message}")
+        self.code = code
+        self.message = message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.code, self.message))
+
+
+def default_hint(code: str) -> str:
+    return f"to accept it, pass allow=['{code}'] to ftlint.guard.install() or guard()"
+
+
+@dataclass
+class State:
+    installed: bool = False
+    mode: str = "error"
+    allow: frozenset[str] = frozenset()
+    hint: Callable[[str], str] = default_hint
+    # (owner, attribute name, original, replacement) for every patched function.
+    patches: list[tuple[Any, str, Any, Any]] = field(default_factory=list)
+    handles: list[Any] = field(default_factory=list)  # torch RemovableHandles
+    # Messages already warned about: one warning per problem, not one per step. It
+    # only grows with the number of distinct problems, never with the number of steps.
+    warned: set[str] = field(default_factory=set)
+
+
+STATE = State()
+
+
+def check_config(mode: str, allow: Any) -> frozenset[str]:
+    if mode not in MODES:
+        raise ValueError(f"ftlint guard mode must be 'error' or 'warn', not {mode!r}")
+    if isinstance(allow, str):
+        allow = allow.replace(",", " ").split()
+    codes = frozenset(str(code).strip().upper() for code in allow)
+    unknown = sorted(codes - CODES.keys())
+    if unknown:
+        known = ", ".join(sorted(CODES))
+        raise ValueError(f"unknown ftlint guard code(s) {', '.join(unknown)}; known: {known}")
+    return codes
+
+
+def patch(owner: Any, name: str, replacement: Any) -> Any:
+    """Replace ``owner.name`` until uninstall; return the original."""
+    original = owner.__dict__[name]
+    STATE.patches.append((owner, name, original, replacement))
+    setattr(owner, name, replacement)
+    return original
+
+
+def active(code: str) -> bool:
+    """Whether a check should run at all (cheap: called on hot paths)."""
+    return STATE.installed and code not in STATE.allow
+
+
+def report(code: str, message: str, *, force_error: bool = False, warn_only: bool = False) -> None:
+    """Raise or warn about one finding, as the mode and the allow list say."""
+    __tracebackhide__ = True  # pytest: show the user's frames, not ours
+    if not STATE.installed or code in STATE.allow:
+        return
+    where = user_location()
+    if force_error or (STATE.mode == "error" and not warn_only):
+        raise GuardError(code, f"{message}; {STATE.hint(code)}", where)
+    text = f"{message}; {STATE.hint(code)}"
+    if text in STATE.warned:
+        return
+    STATE.warned.add(text)
+    filename, lineno, module = _user_frame_info()
+    warnings.warn_explicit(GuardWarning(code, text), GuardWarning, filename, lineno, module)
+
+
+# Frames inside these directories are not the user's: warnings and error locations
+# point at the first frame outside them.
+_OWN_DIR = os.path.dirname(os.path.abspath(__file__))
+_SKIP_DIRS: list[str] = [_OWN_DIR + os.sep]
+
+
+def skip_frames_in(directory: str) -> None:
+    prefix = os.path.abspath(directory) + os.sep
+    if prefix not in _SKIP_DIRS:
+        _SKIP_DIRS.append(prefix)
+
+
+def _user_frame_info() -> tuple[str, int, str]:
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith(tuple(_SKIP_DIRS)) and not filename.startswith("<frozen"):
+            return filename, frame.f_lineno, frame.f_globals.get("__name__", "?")
+        frame = frame.f_back
+    return "<unknown>", 0, "?"
+
+
+def user_location() -> str:
+    filename, lineno, _ = _user_frame_info()
+    return f"{os.path.basename(filename)}:{lineno}"
