@@ -9,6 +9,7 @@ Interception points (see shared/FIELD_NOTES.md): every optimizer built on
 from __future__ import annotations
 
 import sys
+import weakref
 from typing import Any
 
 import torch
@@ -17,6 +18,7 @@ from torch.optim.optimizer import register_optimizer_step_pre_hook
 from torch.utils.weak import WeakIdKeyDictionary
 
 from ftlint.guard import _registry, _state
+from ftlint.guard._registry import compiling
 
 # transformers' layer-wise training gives the Trainer a do-nothing optimizer holding a
 # dummy tensor (requires_grad=False) while per-parameter optimizers do the real work.
@@ -103,7 +105,7 @@ def _check_frozen_in_group(opt: Optimizer, group: dict[str, Any]) -> None:
 
 def _before_step(opt: Optimizer, args: Any, kwargs: Any) -> None:
     __tracebackhide__ = True
-    if not _state.STATE.installed or _compiling():
+    if not _state.STATE.installed or compiling():
         return None
     info = _info_for(opt)  # an optimizer built before install() is learnt here
     if not info.checked:
@@ -136,7 +138,7 @@ def _check_unoptimized(opt: Optimizer, info: _Info) -> None:
     __tracebackhide__ = True
     if info.roots is None:
         params = [p for g in opt.param_groups for p in g["params"]]
-        info.roots = [_weak(m) for m in _registry.roots_of(params)]
+        info.roots = [weakref.ref(m) for m in _registry.roots_of(params)]
     roots = [m for m in (ref() for ref in info.roots) if m is not None]
     if not roots:
         return
@@ -173,24 +175,13 @@ def _describe(params: list[torch.Tensor], groups: list[dict[str, Any]]) -> str:
     for group in groups:
         for name, p in zip(group.get("param_names", ()), group["params"]):
             given[id(p)] = name
-    return _registry.describe(params, [given.get(id(p)) or _registry.qualified_name(p) for p in params])
+    return _registry.describe(params, [given.get(id(p)) or _registry.qualified_name(p) for p in params[:4]])
 
 
 def _count(params: list[torch.Tensor], noun: str = "parameter") -> str:
     n = len(params)
     values = sum(p.numel() for p in params)
     return f"{n} {noun}{'' if n == 1 else 's'} ({values:,} values)"
-
-
-def _weak(module: torch.nn.Module) -> Any:
-    import weakref
-
-    return weakref.ref(module)
-
-
-def _compiling() -> bool:
-    compiler = getattr(torch, "compiler", None)
-    return bool(compiler is not None and getattr(compiler, "is_compiling", lambda: False)())
 
 
 def _in_backward() -> bool:

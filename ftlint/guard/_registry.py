@@ -14,6 +14,7 @@ rare, slow path) ``names_from_heap`` finds their names by scanning live modules.
 from __future__ import annotations
 
 import gc
+import os
 import weakref
 from typing import Iterable
 
@@ -41,6 +42,8 @@ def _on_parameter(module, name, param):
 
 
 def install() -> None:
+    # Warnings and error locations point at the user's line, not at torch internals.
+    _state.skip_frames_in(os.path.dirname(torch.__file__))
     _state.STATE.handles.append(_module.register_module_module_registration_hook(_on_module))
     _state.STATE.handles.append(_module.register_module_parameter_registration_hook(_on_parameter))
 
@@ -126,3 +129,9 @@ def describe(params: list[torch.Tensor], names: list[str | None] | None = None, 
     shown = [n or f"<tensor {tuple(p.shape)}>" for p, n in zip(params, names)]
     more = len(params) - len(shown)
     return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+def compiling() -> bool:
+    """Whether torch.compile is tracing: checks stay out of compiled graphs."""
+    compiler = getattr(torch, "compiler", None)
+    return bool(compiler is not None and getattr(compiler, "is_compiling", lambda: False)())

@@ -1,0 +1,117 @@
+"""FTL201: ``load_state_dict(..., strict=False)`` that silently skipped keys.
+
+Only a patch of ``nn.Module.load_state_dict`` sees ``strict``: the module's load hooks
+do not. The result (``_IncompatibleKeys``) is a namedtuple and always truthy, so code
+that does not read it never learns that a checkpoint loaded partly, or not at all.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import torch
+
+from ftlint.guard import _registry, _state
+
+# What usually adds each prefix, for the message.
+_PREFIX_SOURCES = {
+    "module.": "DataParallel/DistributedDataParallel",
+    "_orig_mod.": "torch.compile",
+    "model.": "a wrapper module",
+}
+_SHOWN = 3
+
+
+def install() -> None:
+    original = torch.nn.Module.__dict__["load_state_dict"]
+
+    @functools.wraps(original)
+    def load_state_dict(self, state_dict, *args, **kwargs):
+        __tracebackhide__ = True
+        result = original(self, state_dict, *args, **kwargs)
+        strict = args[0] if args else kwargs.get("strict", True)
+        if not strict and _state.active("FTL201") and (result.missing_keys or result.unexpected_keys):
+            _check(self, state_dict, list(result.missing_keys), list(result.unexpected_keys))
+        return result
+
+    _state.patch(torch.nn.Module, "load_state_dict", load_state_dict)
+
+
+def _check(module: torch.nn.Module, state_dict: Any, missing: list[str], unexpected: list[str]) -> None:
+    __tracebackhide__ = True
+    target = f"load_state_dict(strict=False) into {_registry.module_name(module)}"
+    try:
+        matched = len(state_dict) - len(unexpected)
+    except TypeError:  # a mapping without len(): cannot tell, so assume something matched
+        matched = 1
+    prefix = _prefix_advice(missing, unexpected)
+    if matched <= 0:
+        # Nothing loaded at all: never what anyone wants, so an error even in warn mode.
+        advice = prefix or "map the checkpoint's key names onto model.state_dict().keys() before loading"
+        _state.report(
+            "FTL201",
+            f"{target} loaded nothing: none of the checkpoint's {_keys(unexpected, 'key')} matches "
+            f"the model's {_keys(missing, 'key')}, so every weight keeps its initial value and no "
+            f"error is raised; {advice}",
+            force_error=True,
+        )
+        return
+    parts = []
+    if missing:
+        parts.append(f"left {_keys(missing, 'model key')} unloaded")
+    if unexpected:
+        parts.append(f"ignored {_keys(unexpected, 'checkpoint key')}")
+    advice = prefix or "fix the key names or load with strict=True"
+    _state.report(
+        "FTL201",
+        f"{target} {' and '.join(parts)}: those weights keep their initial values and no error "
+        f"is raised; {advice}; if the partial load is intended, check the returned "
+        f"missing_keys and unexpected_keys",
+    )
+
+
+def _keys(keys: list[str], noun: str) -> str:
+    if not keys:
+        return f"0 {noun}s"
+    shown = ", ".join(keys[:_SHOWN]) + (", ..." if len(keys) > _SHOWN else "")
+    return f"{len(keys)} {noun}{'' if len(keys) == 1 else 's'} ({shown})"
+
+
+def _prefix_advice(missing: list[str], unexpected: list[str]) -> str | None:
+    """Recognise keys that differ only by a leading ``module.``/``_orig_mod.``/... part."""
+    extra_in_checkpoint = _common_prefix(unexpected, set(missing))
+    if extra_in_checkpoint:
+        return (
+            f"the checkpoint's keys start with '{extra_in_checkpoint}' and the model's do not"
+            f"{_source(extra_in_checkpoint)}: strip it first, e.g. torch.nn.modules.utils."
+            f"consume_prefix_in_state_dict_if_present(state_dict, '{extra_in_checkpoint}')"
+        )
+    extra_in_model = _common_prefix(missing, set(unexpected))
+    if extra_in_model:
+        attr = extra_in_model.rstrip(".")
+        return (
+            f"the model's keys start with '{extra_in_model}' and the checkpoint's do not"
+            f"{_source(extra_in_model)}: load into the wrapped model (model.{attr}) instead"
+        )
+    return None
+
+
+def _common_prefix(keys: list[str], others: set[str]) -> str | None:
+    """The dotted prefix that, stripped from most of ``keys``, turns them into ``others``."""
+    if not keys or not others:
+        return None
+    best, best_count = None, 0
+    parts = keys[0].split(".")
+    for i in range(1, len(parts)):
+        prefix = ".".join(parts[:i]) + "."
+        count = sum(1 for k in keys if k.startswith(prefix) and k[len(prefix):] in others)
+        if count > best_count:
+            best, best_count = prefix, count
+    # Most of the keys must be explained, or it is a coincidence of names.
+    return best if best_count * 2 >= min(len(keys), len(others)) else None
+
+
+def _source(prefix: str) -> str:
+    source = _PREFIX_SOURCES.get(prefix.split(".")[0] + ".")
+    return f" (added by {source})" if source else ""
