@@ -5,11 +5,15 @@ from __future__ import annotations
 from ftlint.rules.base import Rule
 from ftlint.rules.frozen_params_in_optimizer import FrozenParamsInOptimizer
 from ftlint.rules.inplace_detach_reused import InplaceDetachReused
+from ftlint.rules.torchvision_pretrained_argument import TorchvisionPretrainedArgument
 from ftlint.rules.unchecked_non_strict_load import UncheckedNonStrictLoad
+from ftlint.rules.unsafe_torch_load import UnsafeTorchLoad
 
 ALL_RULES: tuple[type[Rule], ...] = (
     FrozenParamsInOptimizer,
     UncheckedNonStrictLoad,
+    UnsafeTorchLoad,
+    TorchvisionPretrainedArgument,
     InplaceDetachReused,
 )
 
