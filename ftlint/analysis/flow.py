@@ -36,6 +36,8 @@ from ftlint.analysis.values import (
 )
 
 _CAMEL_CASE = re.compile(r"^_?[A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*$")
+# Methods returning the module they are called on: `nn.Linear(...).to(device)` is a module.
+_MOVES = frozenset({"to", "cuda", "cpu", "float", "half", "double", "bfloat16", "train", "eval"})
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,8 @@ class OptimizerBuilt:
     sources: tuple[Source, ...]
     state: FreezeState  # just before the call
     target: str | None  # the name bound to the optimizer, if any
+    # What names held just before the call, to evaluate other parts of it (param groups).
+    evaluator: Evaluator | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -118,9 +122,19 @@ class ScopeFlow:
 
 
 def looks_like_module(ctx, value: cst.BaseExpression) -> bool:  # noqa: ANN001
-    """A value that builds a module or parameter: `nn.Linear(...)`, `MyHead(...)`."""
+    """A value that builds a module or parameter: `nn.Linear(...)`, `MyHead(...).to(dev)`."""
+    while (
+        isinstance(value, cst.Call)
+        and isinstance(value.func, cst.Attribute)
+        and value.func.attr.value in _MOVES
+    ):
+        value = value.func.value
     if not isinstance(value, cst.Call):
         return False
+    if isinstance(value.func, cst.Name) and value.func.value in ctx.classes:
+        bases = ctx.base_names(ctx.classes[value.func.value])
+        if any(base.startswith("torch.nn.") for base in bases):
+            return True
     qualified = ctx.qualified_name(value.func)
     if qualified is not None:
         last = qualified.rsplit(".", 1)[-1]
@@ -168,7 +182,10 @@ class _Walker:
             node = step.node
             if isinstance(node, cst.Assign) and node.value is call and len(node.targets) == 1:
                 target = _target_name(node.targets[0].target)
-            self.flow.events.append(OptimizerBuilt(step, call, cls, sources, self.state, target))
+            snapshot = Evaluator(dict(self.env), self.imported)
+            self.flow.events.append(
+                OptimizerBuilt(step, call, cls, sources, self.state, target, snapshot)
+            )
 
     # -- freezes, unfreezes, replacements ---------------------------------------------
 
@@ -185,7 +202,11 @@ class _Walker:
         else:
             return
         if thaw and not whole:
-            return  # some parameters unfrozen: the rest may still be frozen
+            # Some parameters unfrozen: the rest may still be frozen. A replaced part
+            # (`model.head[-1] = ...`) changes no freeze fact but is still an event.
+            if replaced:
+                self.flow.events.append(FreezeChange(step, node, path, whole, thaw, replaced))
+            return
         self.state = self.state.thaw(path) if thaw else self.state.freeze(path, whole, node)
         self.flow.events.append(FreezeChange(step, node, path, whole, thaw, replaced))
 
@@ -196,6 +217,10 @@ class _Walker:
                 [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
             )
             for target in targets:
+                if isinstance(target, cst.Subscript):  # `model.head[-1] = nn.Linear(...)`
+                    if looks_like_module(self.ctx, node.value):
+                        self._change(step, node, ev.target(target), thaw=True, replaced=True)
+                    continue
                 if not isinstance(target, cst.Attribute):
                     continue
                 if target.attr.value == "requires_grad":
@@ -219,8 +244,10 @@ class _Walker:
             base, name, value = (a.value for a in call.args)
             owner = ev.target(base)
             attr = string_value(name)
-            if isinstance(owner, tuple) and attr and looks_like_module(self.ctx, value):
-                self._change(step, call, owner + (attr,), thaw=True, replaced=True)
+            if isinstance(owner, tuple) and looks_like_module(self.ctx, value):
+                # `setattr(model, name, ...)` with a computed name replaces some part.
+                part = owner + (attr,) if attr else PartOf(owner)
+                self._change(step, call, part, thaw=True, replaced=True)
             return
         helper = self._helper(func)
         if helper is not None:

@@ -64,7 +64,8 @@ def _collect(
 
 
 def child_blocks(stmt: cst.BaseCompoundStatement) -> Iterator[Sequence[cst.BaseStatement]]:
-    yield _suite(stmt.body)
+    if not isinstance(stmt, cst.Match):  # a `match` has only its cases
+        yield _suite(stmt.body)
     orelse = getattr(stmt, "orelse", None)
     while orelse is not None:
         if isinstance(orelse, cst.If):
@@ -261,6 +262,39 @@ def next_read(steps: Sequence[Step], after: Step, name: str) -> Step | None:
         if any(bind.value == name for bind in binds) and _encloses(after, step):
             return None
     return None
+
+
+def _branch(stmt: cst.CSTNode, node: cst.CSTNode) -> int | None:
+    """Which child block of `stmt` holds the statement `node` directly, if any."""
+    for index, block in enumerate(child_blocks(stmt)):
+        for item in block:
+            if item is node or (
+                isinstance(item, cst.SimpleStatementLine) and any(s is node for s in item.body)
+            ):
+                return index
+    return None
+
+
+def exclusive(first: Step, second: Step) -> bool:
+    """Whether two steps sit in different branches of one `if`/`elif`/`else` or `match`,
+    so that at most one of them runs."""
+    common = 0
+    while (
+        common < min(len(first.guards), len(second.guards))
+        and first.guards[common] is second.guards[common]
+    ):
+        common += 1
+    if common == 0:
+        return False
+    stmt = first.guards[common - 1]
+    if not isinstance(stmt, (cst.If, cst.Match)):
+        return False
+    inner = [
+        step.guards[common] if len(step.guards) > common else step.node
+        for step in (first, second)
+    ]
+    branches = [_branch(stmt, node) for node in inner]
+    return None not in branches and branches[0] != branches[1]
 
 
 def rebound_in_loop(steps: Sequence[Step], after: Step, name: str) -> bool:
