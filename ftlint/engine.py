@@ -16,7 +16,7 @@ from ftlint.rules.base import Rule
 PARSE_ERROR = ("FTL000", "parse-error")
 INTERNAL_ERROR = ("FTL999", "internal-error")
 
-_NOQA = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Z][0-9]*(?:[,\s]+[A-Z][0-9]*)*))?", re.I)
+_NOQA = re.compile(r"#\s*noqa(?::\s?(?P<codes>[A-Z]+[0-9]*(?:[,\s]+[A-Z]+[0-9]*)*))?", re.I)
 
 
 class SourceError(Exception):

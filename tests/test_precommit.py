@@ -1,0 +1,42 @@
+"""The pre-commit hook, tried against a scratch repository with `pre-commit try-repo`."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BUGGY, CLEAN
+
+REPO = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+
+
+def git(*args: str, cwd: Path) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def try_repo(cwd: Path, *files: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pre_commit", "try-repo", str(REPO), "ftlint",
+         "--verbose", "--files", *files],
+        capture_output=True, text=True, cwd=cwd, check=False,
+    )  # fmt: skip
+
+
+def test_hook_fails_on_a_buggy_file_and_passes_a_clean_one(tmp_path):
+    git("init", "-q", cwd=tmp_path)
+    (tmp_path / "buggy.py").write_text(BUGGY)
+    (tmp_path / "clean.py").write_text(CLEAN)
+    git("add", ".", cwd=tmp_path)
+
+    failing = try_repo(tmp_path, "buggy.py")
+    assert failing.returncode == 1, failing.stdout + failing.stderr
+    assert "buggy.py:3:7: FTL101" in failing.stdout
+
+    passing = try_repo(tmp_path, "clean.py")
+    assert passing.returncode == 0, passing.stdout + passing.stderr
