@@ -105,7 +105,8 @@ def names_from_heap(params: list[torch.Tensor]) -> dict[int, str]:
     Slow (it visits every object the garbage collector tracks): only for messages.
     """
     wanted = {id(p) for p in params}
-    modules = [obj for obj in gc.get_objects() if isinstance(obj, torch.nn.Module)]
+    # type(obj), not isinstance: some lazy objects warn when their __class__ is read.
+    modules = [obj for obj in gc.get_objects() if issubclass(type(obj), torch.nn.Module)]
     children = {id(child) for m in modules for child in m.__dict__.get("_modules", {}).values()}
     names: dict[int, str] = {}
     for root in modules:

@@ -99,10 +99,10 @@ def report(code: str, message: str, *, force_error: bool = False, warn_only: boo
     __tracebackhide__ = True  # pytest: show the user's frames, not ours
     if not STATE.installed or code in STATE.allow:
         return
-    where = user_location()
+    hint = STATE.hint(code)
+    text = f"{message}; {hint}" if hint else message
     if force_error or (STATE.mode == "error" and not warn_only):
-        raise GuardError(code, f"{message}; {STATE.hint(code)}", where)
-    text = f"{message}; {STATE.hint(code)}"
+        raise GuardError(code, text, user_location())
     if text in STATE.warned:
         return
     STATE.warned.add(text)

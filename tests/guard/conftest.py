@@ -1,0 +1,40 @@
+"""Shared fixtures for the runtime guard's tests (the models live in models.py)."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import ftlint.guard as guard_api  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _fresh_guard():
+    """Every test starts and ends without the guard, whatever it did, and with fixed seeds."""
+    guard_api.uninstall()
+    torch.manual_seed(0)
+    yield
+    guard_api.uninstall()
+
+
+@pytest.fixture
+def strict_guard():
+    with guard_api.guard("error"):
+        yield guard_api
+
+
+@pytest.fixture
+def warn_guard():
+    with guard_api.guard("warn"):
+        yield guard_api
+
+
+@pytest.fixture
+def no_warnings():
+    """Fail the test if anything (a guard warning included) warns."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        yield
