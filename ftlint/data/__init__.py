@@ -1,0 +1,1 @@
+"""Tables the rules consult, generated once from a real install and checked by the tests."""
