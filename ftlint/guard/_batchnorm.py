@@ -51,7 +51,9 @@ def _updates_frozen_stats(bn: _BatchNorm) -> bool:
 
 def _report(bn: _BatchNorm) -> None:
     # Report every such layer of the model at once: one warning per model, not per layer.
-    root, path = _registry.module_path(bn)
+    root, _ = _registry.module_path(bn)
+    if root is bn:  # built before install(): ask the heap (once per layer, when reporting)
+        root, _ = _registry.root_from_heap(bn)
     if root is bn:
         layers = [("", bn)]
     else:

@@ -99,23 +99,33 @@ def module_name(module: torch.nn.Module) -> str:
     return f"{path} ({kind})" if path else kind
 
 
-def names_from_heap(params: list[torch.Tensor]) -> dict[int, str]:
-    """Names for parameters the registry does not know, by scanning live modules.
-
-    Slow (it visits every object the garbage collector tracks): only for messages.
-    """
-    wanted = {id(p) for p in params}
+def _live_roots() -> list[torch.nn.Module]:
+    """Every live top-level module, found by scanning the heap: slow, for messages only."""
     # type(obj), not isinstance: some lazy objects warn when their __class__ is read.
     modules = [obj for obj in gc.get_objects() if issubclass(type(obj), torch.nn.Module)]
     children = {id(child) for m in modules for child in m.__dict__.get("_modules", {}).values()}
+    return [m for m in modules if id(m) not in children]
+
+
+def names_from_heap(params: list[torch.Tensor]) -> dict[int, str]:
+    """Names for parameters the registry does not know (their model was built before
+    the guard was installed)."""
+    wanted = {id(p) for p in params}
     names: dict[int, str] = {}
-    for root in modules:
-        if id(root) in children:
-            continue
+    for root in _live_roots():
         for name, param in root.named_parameters(remove_duplicate=False):
             if id(param) in wanted and (id(param) not in names or len(name) < len(names[id(param)])):
                 names[id(param)] = name
     return names
+
+
+def root_from_heap(module: torch.nn.Module) -> tuple[torch.nn.Module, str]:
+    """(root, path) for a module the registry does not know."""
+    for root in _live_roots():
+        for name, sub in root.named_modules(remove_duplicate=False):
+            if sub is module:
+                return root, name
+    return module, ""
 
 
 def describe(params: list[torch.Tensor], names: list[str | None] | None = None, limit: int = 4) -> str:
