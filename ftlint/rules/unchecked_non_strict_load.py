@@ -2,12 +2,9 @@ from __future__ import annotations
 
 import libcst as cst
 
+from ftlint.analysis.reporting import size_reported
 from ftlint.analysis.scopes import Step, next_read, nodes_in
 from ftlint.rules.base import Rule
-
-_LOG_METHODS = frozenset(
-    {"print", "info", "warning", "warn", "debug", "error", "log", "write", "echo", "add_text"}
-)
 
 
 def _is_false(node: cst.BaseExpression) -> bool:
@@ -25,51 +22,6 @@ def non_strict_load(call: cst.Call) -> bool:
         arg.keyword is not None and arg.keyword.value == "strict" and _is_false(arg.value)
         for arg in call.args
     )
-
-
-def _is_len_of(node: cst.CSTNode, name: str) -> bool:
-    return (
-        isinstance(node, cst.Call)
-        and isinstance(node.func, cst.Name)
-        and node.func.value == "len"
-        and len(node.args) == 1
-        and isinstance(node.args[0].value, cst.Name)
-        and node.args[0].value.value == name
-    )
-
-
-def _reporting_nodes(step: Step) -> list[cst.CSTNode]:
-    """Places whose content reaches a person: print/log calls, f-strings, asserts."""
-    found: list[cst.CSTNode] = [step.node] if isinstance(step.node, cst.Assert) else []
-    found.extend(nodes_in(step.node, cst.FormattedString))
-    for call in nodes_in(step.node, cst.Call):
-        func = call.func
-        name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
-        if name in _LOG_METHODS or (isinstance(name, str) and "log" in name.lower()):
-            found.append(call)
-    return found
-
-
-def size_reported(steps: list[Step], name: str) -> bool:
-    """Whether `len(name)` is printed, logged or asserted anywhere in the scope."""
-    for step in steps:
-        for node in _reporting_nodes(step):
-            if _is_len_of(node, name) or any(
-                _is_len_of(call, name) for call in _calls_within(node)
-            ):
-                return True
-    return False
-
-
-def _calls_within(node: cst.CSTNode) -> list[cst.Call]:
-    calls: list[cst.Call] = []
-
-    class _Find(cst.CSTVisitor):
-        def visit_Call(self, call: cst.Call) -> None:
-            calls.append(call)
-
-    node.visit(_Find())
-    return calls
 
 
 class UncheckedNonStrictLoad(Rule):
