@@ -20,9 +20,20 @@ from ftlint.analysis.scopes import Step, exclusive, names_used
 
 @dataclass(frozen=True)
 class LaterUse:
+    flow: ScopeFlow
     built: OptimizerBuilt
     change: FreezeChange
     reader: Step  # the first step that uses the optimizer after the change
+
+    def later_steps(self) -> Iterator[Step]:
+        """Steps after the change that may run after it while the optimizer is bound."""
+        name = self.built.target
+        for step in self.flow.steps[self.change.step.index + 1 :]:
+            if exclusive(self.change.step, step):
+                continue
+            yield step
+            if _binds(step, name) and _encloses(self.change.step, step):
+                return
 
 
 def _binds(step: Step, name: str) -> bool:
@@ -91,7 +102,7 @@ def _in_flow(flow: ScopeFlow, wanted) -> Iterator[LaterUse]:  # noqa: ANN001
             reader = _next_use(steps, built, change)
             if reader is not None:
                 seen.add(id(change.node))
-                yield LaterUse(built, change, reader)
+                yield LaterUse(flow, built, change, reader)
 
 
 def add_param_group_args(step: Step, name: str) -> list[cst.BaseExpression]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ftlint.rules.base import Rule
 from ftlint.rules.frozen_params_in_optimizer import FrozenParamsInOptimizer
 from ftlint.rules.inplace_detach_reused import InplaceDetachReused
+from ftlint.rules.layer_replaced_after_optimizer import LayerReplacedAfterOptimizer
 from ftlint.rules.params_frozen_after_optimizer import ParamsFrozenAfterOptimizer
 from ftlint.rules.torchvision_pretrained_argument import TorchvisionPretrainedArgument
 from ftlint.rules.unchecked_non_strict_load import UncheckedNonStrictLoad
@@ -14,6 +15,7 @@ from ftlint.rules.whole_module_pickle import WholeModulePickle
 ALL_RULES: tuple[type[Rule], ...] = (
     FrozenParamsInOptimizer,
     ParamsFrozenAfterOptimizer,
+    LayerReplacedAfterOptimizer,
     UncheckedNonStrictLoad,
     UnsafeTorchLoad,
     WholeModulePickle,
