@@ -44,10 +44,10 @@ def run_script(script: str, args: list[str], mode: str, allow: Iterable[str] = (
         except SystemExit as exc:
             return _exit_code(exc.code)
         except KeyboardInterrupt:
-            _print_user_traceback()
+            _print_user_traceback(path)
             return 130
         except BaseException:
-            _print_user_traceback()
+            _print_user_traceback(path)
             return 1
         return 0
     finally:
@@ -67,13 +67,14 @@ def _exit_code(code: Any) -> int:
     return 1
 
 
-def _print_user_traceback() -> None:
-    """The traceback Python would print, without this runner's and runpy's frames."""
+def _print_user_traceback(script: str) -> None:
+    """The traceback Python would print: from the script's frame on, without this
+    runner's and runpy's frames above it."""
     exc_type, exc, tb = sys.exc_info()
-    here = (os.path.abspath(__file__), os.path.abspath(runpy.__file__))
-    while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename) in here:
-        tb = tb.tb_next
-    traceback.print_exception(exc_type, exc, tb, file=sys.stderr)
+    start = tb
+    while start is not None and start.tb_frame.f_code.co_filename != script:
+        start = start.tb_next
+    traceback.print_exception(exc_type, exc, start or tb, file=sys.stderr)
 
 
 def _show_guard_warning(default: Any) -> Any:
