@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ftlint.rules.base import Rule
+from ftlint.rules.exhausted_parameter_iterator import ExhaustedParameterIterator
 from ftlint.rules.frozen_params_in_optimizer import FrozenParamsInOptimizer
 from ftlint.rules.inplace_detach_reused import InplaceDetachReused
 from ftlint.rules.layer_replaced_after_optimizer import LayerReplacedAfterOptimizer
@@ -16,6 +17,7 @@ ALL_RULES: tuple[type[Rule], ...] = (
     FrozenParamsInOptimizer,
     ParamsFrozenAfterOptimizer,
     LayerReplacedAfterOptimizer,
+    ExhaustedParameterIterator,
     UncheckedNonStrictLoad,
     UnsafeTorchLoad,
     WholeModulePickle,
