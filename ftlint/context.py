@@ -10,7 +10,7 @@ from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from ftlint.analysis.names import ImportMap, dotted_parts
 from ftlint.analysis.scopes import Step, child_body, functions_in, scope_steps
-from ftlint.finding import Finding
+from ftlint.finding import Finding, Fix
 
 if TYPE_CHECKING:
     from ftlint.rules.base import Rule
@@ -92,7 +92,9 @@ class FileContext:
             self._cache[key] = compute()
         return self._cache[key]
 
-    def add_finding(self, rule: type[Rule] | Rule, node: cst.CSTNode, message: str) -> None:
+    def add_finding(
+        self, rule: type[Rule] | Rule, node: cst.CSTNode, message: str, fix: Fix | None = None
+    ) -> None:
         where = self.positions[node]
         self.findings.append(
             Finding(
@@ -104,5 +106,6 @@ class FileContext:
                 code=rule.code,
                 name=rule.name,
                 message=message,
+                fix=fix,
             )
         )

@@ -130,17 +130,19 @@ def lint_source(
 
 def apply_noqa(findings: Iterable[Finding], lines: Sequence[str]) -> list[Finding]:
     """Drop findings whose reported line says `# noqa` or `# noqa: <code or prefix>`."""
-    kept = []
-    for finding in findings:
-        line = lines[finding.line - 1] if 0 < finding.line <= len(lines) else ""
-        match = _NOQA.search(line)
-        if match is None:
-            kept.append(finding)
-            continue
-        codes = match.group("codes")
-        if codes is None:
-            continue  # a bare noqa silences everything on the line, as in flake8
-        prefixes = tuple(code.upper() for code in re.split(r"[,\s]+", codes) if code)
-        if not finding.code.startswith(prefixes):
-            kept.append(finding)
-    return kept
+
+    def line(number: int) -> str:
+        return lines[number - 1] if 0 < number <= len(lines) else ""
+
+    return [finding for finding in findings if not silenced(line(finding.line), finding.code)]
+
+
+def silenced(line: str, code: str) -> bool:
+    """Whether a `noqa` comment on this source line covers `code`."""
+    match = _NOQA.search(line)
+    if match is None:
+        return False
+    codes = match.group("codes")
+    if codes is None:
+        return True  # a bare noqa silences everything on the line, as in flake8
+    return code.startswith(tuple(c.upper() for c in re.split(r"[,\s]+", codes) if c))

@@ -1,8 +1,49 @@
-"""A finding: one problem at one place in one file."""
+"""A finding: one problem at one place in one file, and the fix for it if there is one."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, order=True)
+class Edit:
+    """Replace the source from (line, column) up to, not including, (end_line, end_column)
+    with `content`. Lines and columns are 1-based, as in `Finding`."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    content: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "line": self.line,
+            "column": self.column,
+            "end_line": self.end_line,
+            "end_column": self.end_column,
+            "content": self.content,
+        }
+
+
+@dataclass(frozen=True)
+class Fix:
+    """Edits that resolve a finding, applied all together or not at all.
+
+    `safe`: the fix keeps what the program does apart from the bug itself; an unsafe fix
+    may change behaviour and is applied only with `--unsafe-fixes`.
+    """
+
+    description: str
+    edits: tuple[Edit, ...]
+    safe: bool
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "description": self.description,
+            "applicability": "safe" if self.safe else "unsafe",
+            "edits": [edit.as_dict() for edit in self.edits],
+        }
 
 
 @dataclass(frozen=True, order=True)
@@ -17,6 +58,7 @@ class Finding:
     code: str
     name: str
     message: str
+    fix: Fix | None = field(default=None, compare=False)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -28,4 +70,5 @@ class Finding:
             "code": self.code,
             "name": self.name,
             "message": self.message,
+            "fix": self.fix.as_dict() if self.fix else None,
         }

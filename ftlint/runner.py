@@ -37,10 +37,17 @@ def lint_file(path: Path, settings: Settings, rules: list[type[Rule]]) -> list[F
     except OSError as error:
         reason = error.strerror or str(error)
         return [Finding(shown, 1, 1, 1, 1, "FTL000", "parse-error", f"could not read: {reason}")]
+    return lint_data(path, data, settings, rules)
+
+
+def lint_data(
+    path: Path, data: bytes | str, settings: Settings, rules: list[type[Rule]]
+) -> list[Finding]:
+    """Findings for the contents of `path` (read, or as a fix would leave them)."""
     ignored = _ignored_here(path, settings)
     return [
         finding
-        for finding in lint_source(shown, data, rules)
+        for finding in lint_source(str(path), data, rules)
         if finding.code in ALWAYS_REPORTED or not (ignored and finding.code.startswith(ignored))
     ]
 

@@ -41,7 +41,15 @@ def test_json_output(tmp_path, run_ftlint):
         "code": "FTL101",
         "name": "frozen-params-in-optimizer",
         "message": finding["message"],
-    }
+        "fix": {
+            "description": "keep only the parameters that require grad",
+            "applicability": "unsafe",
+            "edits": [
+                {"line": 3, "column": 24, "end_line": 3, "end_column": 42,
+                 "content": "filter(lambda p: p.requires_grad, model.parameters())"},
+            ],
+        },
+    }  # fmt: skip
 
 
 def test_directories_are_searched_sorted_and_special_dirs_skipped(tmp_path, run_ftlint):

@@ -3,7 +3,8 @@
 A rule subclasses `Rule`, sets the class attributes below, and defines libcst-style
 `visit_<Node>` / `leave_<Node>` methods taking `(self, node)`. The engine gives every
 rule instance a `FileContext` (`self.ctx`) and dispatches all rules from one traversal.
-Findings are reported with `self.report(node)`.
+Findings are reported with `self.report(node)`; a rule with a fix passes one along,
+built from `self.replace(node, new)` edits: `self.report(node, fix=self.fix_with(...))`.
 """
 
 from __future__ import annotations
@@ -12,8 +13,12 @@ from typing import TYPE_CHECKING, ClassVar
 
 import libcst as cst
 
+from ftlint.finding import Edit, Fix
+
 if TYPE_CHECKING:
     from ftlint.context import FileContext
+
+FIX_KINDS = ("safe", "unsafe", "mixed")
 
 
 class Rule:
@@ -29,9 +34,32 @@ class Rule:
     invalid: ClassVar[tuple[str, ...]] = ()
     # A rule that exists only in the runtime guard has no static check.
     runtime_only: ClassVar[bool] = False
+    # Whether the rule offers fixes: None, "safe", "unsafe" (applied only with
+    # --unsafe-fixes), or "mixed" (each fix says; the docs' "Fix safety" section explains).
+    fix: ClassVar[str | None] = None
+    # (before, after) pairs: `ftlint check --fix --unsafe-fixes` turns each `before` into
+    # its `after`. The test suite also checks that fixing `after` changes nothing.
+    fix_examples: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     def __init__(self, ctx: FileContext) -> None:
         self.ctx = ctx
 
-    def report(self, node: cst.CSTNode, message: str | None = None) -> None:
-        self.ctx.add_finding(self, node, message or self.message)
+    def report(
+        self, node: cst.CSTNode, message: str | None = None, fix: Fix | None = None
+    ) -> None:
+        self.ctx.add_finding(self, node, message or self.message, fix)
+
+    def replace(self, node: cst.CSTNode, new: cst.CSTNode | str) -> Edit:
+        """An edit putting `new` where `node` is. A node is rendered by libcst, so the
+        whitespace and comments it carries (taken from the original) stay as they were."""
+        where = self.ctx.positions[node]
+        content = new if isinstance(new, str) else self.ctx.module.code_for_node(new)
+        return Edit(
+            where.start.line, where.start.column + 1, where.end.line, where.end.column + 1, content
+        )
+
+    def fix_with(self, description: str, *edits: Edit, safe: bool | None = None) -> Fix:
+        """A fix of this rule; its safety is the rule's unless the rule's is "mixed"."""
+        if safe is None:
+            safe = self.fix == "safe"
+        return Fix(description, tuple(edits), safe)

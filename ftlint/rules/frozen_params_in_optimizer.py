@@ -6,9 +6,31 @@ from ftlint.analysis.flow import OptimizerBuilt, file_flows
 from ftlint.rules.base import Rule
 
 
+def _params_argument(call: cst.Call) -> cst.BaseExpression | None:
+    """The optimizer's parameters: the first positional argument or `params=`."""
+    for arg in call.args:
+        if arg.keyword is None and arg.star == "":
+            return arg.value
+        if arg.keyword is not None and arg.keyword.value == "params":
+            return arg.value
+    return None
+
+
+def _parameters_call(node: cst.BaseExpression | None) -> str | None:
+    """`parameters` or `named_parameters` when `node` is a direct `x.<that>()` call."""
+    if (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value in ("parameters", "named_parameters")
+    ):
+        return node.func.attr.value
+    return None
+
+
 class FrozenParamsInOptimizer(Rule):
     code = "FTL101"
     name = "frozen-params-in-optimizer"
+    fix = "unsafe"
     message = (
         "optimizer is given parameters frozen at line {line}: they are skipped only while "
         "their .grad is None, and once a stale gradient is left, momentum and weight decay "
@@ -44,6 +66,15 @@ optimizer = torch.optim.AdamW(
 )
 ```
 Or give the optimizer only the trainable part: `model.head.parameters()`.
+
+## Fix safety
+The fix wraps a direct `x.parameters()` argument in
+`filter(lambda p: p.requires_grad, x.parameters())` (and keeps only the trainable pairs of
+`x.named_parameters()`), leaving the call's other arguments as they are. It is unsafe: a
+parameter frozen now and unfrozen later (staged unfreezing) is then never updated unless
+you add it with `optimizer.add_param_group`, and an optimizer checkpoint saved before the
+change no longer matches the optimizer's parameters. Parameter groups and names holding
+parameters get no fix.
 
 ## At run time
 With `ftlint.guard` installed (pytest `--ftlint-guard`, or `ftlint run`), any optimizer
@@ -261,6 +292,60 @@ for child in list(model.children())[:-1]:
 opt = torch.optim.SGD(model.parameters(), lr=0.1)  # expect: FTL101
 """,
     )
+    fix_examples = (
+        (
+            """\
+import torch
+for p in model.backbone.parameters():
+    p.requires_grad = False
+opt = torch.optim.AdamW(model.parameters(), lr=1e-4)  # the optimizer
+""",
+            """\
+import torch
+for p in model.backbone.parameters():
+    p.requires_grad = False
+opt = torch.optim.AdamW(filter(lambda p: p.requires_grad, model.parameters()), lr=1e-4)  # the optimizer
+""",
+        ),
+        # params= over several lines, comments kept; named_parameters keeps the pairs
+        (
+            """\
+from torch import optim
+model.requires_grad_(False)
+model.fc = nn.Linear(512, 10)
+opt = optim.SGD(
+    params=model.parameters(),  # all of it
+    lr=0.1,
+    momentum=0.9,
+)
+named = optim.Adam(model.named_parameters(), lr=1e-3)
+""",
+            """\
+from torch import optim
+model.requires_grad_(False)
+model.fc = nn.Linear(512, 10)
+opt = optim.SGD(
+    params=filter(lambda p: p.requires_grad, model.parameters()),  # all of it
+    lr=0.1,
+    momentum=0.9,
+)
+named = optim.Adam([(name, p) for name, p in model.named_parameters() if p.requires_grad], lr=1e-3)
+""",
+        ),
+        # parameter groups get no fix
+        (
+            """\
+from torch import optim
+model.encoder.requires_grad_(False)
+opt = optim.Adam([{"params": model.encoder.parameters(), "lr": 1e-5}], lr=1e-3)
+""",
+            """\
+from torch import optim
+model.encoder.requires_grad_(False)
+opt = optim.Adam([{"params": model.encoder.parameters(), "lr": 1e-5}], lr=1e-3)
+""",
+        ),
+    )
 
     def visit_Module(self, node: cst.Module) -> None:
         for flow in file_flows(self.ctx):
@@ -275,5 +360,17 @@ opt = torch.optim.SGD(model.parameters(), lr=0.1)  # expect: FTL101
             frozen = event.state.frozen_in(source)
             if frozen is not None:
                 line = self.ctx.positions[frozen.node].start.line
-                self.report(event.call, self.message.format(line=line))
+                self.report(event.call, self.message.format(line=line), self._fix(event.call))
                 return
+
+    def _fix(self, call: cst.Call):  # noqa: ANN202 - Fix | None
+        params = _params_argument(call)
+        kind = _parameters_call(params)
+        if kind is None:
+            return None
+        code = self.ctx.module.code_for_node(params)
+        if kind == "parameters":
+            new = f"filter(lambda p: p.requires_grad, {code})"
+        else:
+            new = f"[(name, p) for name, p in {code} if p.requires_grad]"
+        return self.fix_with("keep only the parameters that require grad", self.replace(params, new))

@@ -1,0 +1,169 @@
+"""Applying the fixes that findings carry: `ftlint check --fix` and `--diff`.
+
+A pass lints the text, takes the fixes that may be applied (safe ones, or unsafe ones too
+when asked; none that touches a line whose `noqa` covers the finding's code), drops those
+overlapping one already taken, and applies them from the end. A result that does not parse
+is never kept. Passes repeat, up to a bound, until nothing changes: fixing one finding may
+reveal or resolve another.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import io
+import re
+import tokenize
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ftlint.engine import SourceError, decode_source, parse, silenced
+from ftlint.finding import Finding, Fix
+
+MAX_PASSES = 10
+_NEWLINE = re.compile(r"\r\n|\r|\n")  # what libcst counts as a line break
+
+
+@dataclass
+class FixedText:
+    text: str
+    applied: int  # fixes applied over all passes
+    findings: list[Finding]  # what remains in `text`
+
+
+def _line_starts(text: str) -> list[int]:
+    return [0] + [match.end() for match in _NEWLINE.finditer(text)]
+
+
+def _spans(fix: Fix, starts: list[int]) -> list[tuple[int, int, str]]:
+    """Each edit as (start offset, end offset, content)."""
+    return [
+        (starts[edit.line - 1] + edit.column - 1, starts[edit.end_line - 1] + edit.end_column - 1,
+         edit.content)
+        for edit in fix.edits
+    ]  # fmt: skip
+
+
+def apply_fixes(text: str, fixes: Sequence[Fix]) -> str:
+    """`text` with the edits of `fixes`, which must not overlap, all made."""
+    starts = _line_starts(text)
+    spans = sorted((span for fix in fixes for span in _spans(fix, starts)), reverse=True)
+    for start, end, content in spans:
+        text = text[:start] + content + text[end:]
+    return text
+
+
+def _touched_lines(fix: Fix) -> range:
+    return range(min(e.line for e in fix.edits), max(e.end_line for e in fix.edits) + 1)
+
+
+def may_apply(finding: Finding, lines: Sequence[str], unsafe: bool) -> bool:
+    fix = finding.fix
+    if fix is None or not fix.edits or not (fix.safe or unsafe):
+        return False
+    return not any(
+        silenced(lines[number - 1], finding.code)
+        for number in _touched_lines(fix)
+        if 0 < number <= len(lines)
+    )
+
+
+def _without_overlaps(fixes: list[Fix], starts: list[int]) -> list[Fix]:
+    """The fixes in order, skipping each that overlaps (or touches) one already taken."""
+    taken: list[Fix] = []
+    used: list[tuple[int, int]] = []
+    for fix in fixes:
+        ranges = [(start, end) for start, end, _ in _spans(fix, starts)]
+        if any(start <= e and s <= end for start, end in ranges for s, e in used):
+            continue
+        taken.append(fix)
+        used.extend(ranges)
+    return taken
+
+
+def parses(text: str) -> bool:
+    """Whether both libcst and Python's own parser accept `text`."""
+    try:
+        parse(text)
+        ast.parse(text)
+    except (SourceError, SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
+def _one_pass(text: str, fixes: list[Fix]) -> tuple[str, int]:
+    """Apply as many of `fixes` as keep the text parsing, with their count."""
+    fixed = apply_fixes(text, fixes)
+    if parses(fixed):
+        return fixed, len(fixes)
+    # Keep only the fixes that parse on their own; if together they still do not, take
+    # the first alone and let the next pass, which lints again, see to the rest.
+    alone = [fix for fix in fixes if parses(apply_fixes(text, [fix]))]
+    fixed = apply_fixes(text, alone)
+    if alone and parses(fixed):
+        return fixed, len(alone)
+    return (apply_fixes(text, alone[:1]), 1) if alone else (text, 0)
+
+
+def fix_text(text: str, lint: Callable[[str], list[Finding]], unsafe: bool) -> FixedText:
+    applied = 0
+    findings = lint(text)
+    for _ in range(MAX_PASSES):
+        lines = _NEWLINE.split(text)
+        wanted = [f.fix for f in sorted(findings) if may_apply(f, lines, unsafe)]
+        if not wanted:
+            break
+        fixed, count = _one_pass(text, _without_overlaps(wanted, _line_starts(text)))
+        if fixed == text:
+            break
+        text, applied = fixed, applied + count
+        findings = lint(text)
+    return FixedText(text, applied, findings)
+
+
+@dataclass
+class FixedFile:
+    path: Path
+    before: str
+    after: str
+    applied: int
+    findings: list[Finding]
+    error: str | None = None  # why the fixed text could not be written back
+
+    def diff(self) -> str:
+        """A unified diff from `before` to `after`, as `git diff` writes one."""
+        name = self.path.as_posix()
+        lines = difflib.unified_diff(
+            self.before.splitlines(keepends=True),
+            self.after.splitlines(keepends=True),
+            fromfile=f"a/{name}",
+            tofile=f"b/{name}",
+        )
+        return "".join(
+            line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+            for line in lines
+        )
+
+
+def fix_file(
+    path: Path, lint: Callable[[Path, bytes | str], list[Finding]], unsafe: bool, write: bool
+) -> FixedFile | None:
+    """Fix one file, writing it back in its own encoding when `write`; None when the file
+    cannot be read or decoded (linting it reports why)."""
+    try:
+        data = path.read_bytes()
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        before = decode_source(data)
+    except (OSError, SyntaxError, SourceError):
+        return None
+    result = fix_text(before, lambda text: lint(path, text), unsafe)
+    fixed = FixedFile(path, before, result.text, result.applied, result.findings)
+    if write and result.text != before:
+        try:
+            # utf-8-sig puts back the byte order mark that decoding removed.
+            path.write_bytes(result.text.encode(encoding))
+        except (OSError, UnicodeEncodeError) as error:
+            reason = getattr(error, "strerror", None) or str(error)
+            return FixedFile(path, before, before, 0, lint(path, before), f"cannot write: {reason}")
+    return fixed
