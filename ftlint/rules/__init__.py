@@ -8,6 +8,7 @@ from ftlint.rules.frozen_params_in_optimizer import FrozenParamsInOptimizer
 from ftlint.rules.inplace_detach_reused import InplaceDetachReused
 from ftlint.rules.layer_replaced_after_optimizer import LayerReplacedAfterOptimizer
 from ftlint.rules.params_frozen_after_optimizer import ParamsFrozenAfterOptimizer
+from ftlint.rules.silent_key_filter import SilentKeyFilter
 from ftlint.rules.torchvision_pretrained_argument import TorchvisionPretrainedArgument
 from ftlint.rules.unchecked_non_strict_load import UncheckedNonStrictLoad
 from ftlint.rules.unsafe_torch_load import UnsafeTorchLoad
@@ -19,6 +20,7 @@ ALL_RULES: tuple[type[Rule], ...] = (
     LayerReplacedAfterOptimizer,
     ExhaustedParameterIterator,
     UncheckedNonStrictLoad,
+    SilentKeyFilter,
     UnsafeTorchLoad,
     WholeModulePickle,
     TorchvisionPretrainedArgument,
