@@ -7,8 +7,8 @@ from ftlint.rules.exhausted_parameter_iterator import ExhaustedParameterIterator
 from ftlint.rules.frozen_params_in_optimizer import FrozenParamsInOptimizer
 from ftlint.rules.inplace_detach_reused import InplaceDetachReused
 from ftlint.rules.layer_replaced_after_optimizer import LayerReplacedAfterOptimizer
+from ftlint.rules.overlapping_param_groups import OverlappingParamGroups
 from ftlint.rules.params_frozen_after_optimizer import ParamsFrozenAfterOptimizer
-from ftlint.rules.silent_key_filter import SilentKeyFilter
 from ftlint.rules.torchvision_pretrained_argument import TorchvisionPretrainedArgument
 from ftlint.rules.unchecked_non_strict_load import UncheckedNonStrictLoad
 from ftlint.rules.unsafe_torch_load import UnsafeTorchLoad
@@ -19,8 +19,8 @@ ALL_RULES: tuple[type[Rule], ...] = (
     ParamsFrozenAfterOptimizer,
     LayerReplacedAfterOptimizer,
     ExhaustedParameterIterator,
+    OverlappingParamGroups,
     UncheckedNonStrictLoad,
-    SilentKeyFilter,
     UnsafeTorchLoad,
     WholeModulePickle,
     TorchvisionPretrainedArgument,
