@@ -42,6 +42,7 @@ def _before_weights_api(ref: str) -> bool:
 class TorchvisionPretrainedArgument(Rule):
     code = "FTL205"
     name = "torchvision-pretrained-argument"
+    fix = "mixed"
     message = (
         "torchvision's {old}= is deprecated since 0.13: it warns on every call and may be "
         "removed, and True means the old IMAGENET1K_V1 weights; pass {new}=\"DEFAULT\" (best "
@@ -88,6 +89,15 @@ backbone = models.resnet18(weights=None)
 ```
 `weights="DEFAULT"` and the enum members (`ResNet50_Weights.IMAGENET1K_V2`) are both
 accepted. Detection models take `weights_backbone=` in place of `pretrained_backbone=`.
+
+## Fix safety
+`pretrained=False` becomes `weights=None` (and `pretrained_backbone=False` becomes
+`weights_backbone=None`): the same model, a safe fix. `pretrained=True` becomes
+`weights="DEFAULT"`, which is unsafe: the default weights of some models (`resnet50`,
+`resnet101`, `efficientnet_b1`, ...) are newer than the `IMAGENET1K_V1` weights that
+`pretrained=True` loaded, so results can change; write `weights="IMAGENET1K_V1"` by hand to
+keep them. A value that is not a literal, or a call that already passes `weights=`, gets no
+fix.
 
 ## References
 - [torchvision models: initializing pre-trained models](https://pytorch.org/vision/stable/models.html#initializing-pre-trained-models)
@@ -164,19 +174,68 @@ hub_model = torch.hub.load("pytorch/vision", "resnet18", pretrained=True)  # exp
 """,
     )
 
+    fix_examples = (
+        (
+            """\
+import torchvision
+from torchvision import models
+a = torchvision.models.resnet18(pretrained=False, num_classes=10)
+b = models.resnet50(pretrained=True)  # backbone
+c = models.detection.fasterrcnn_resnet50_fpn(pretrained=False, pretrained_backbone=False)
+""",
+            """\
+import torchvision
+from torchvision import models
+a = torchvision.models.resnet18(weights=None, num_classes=10)
+b = models.resnet50(weights="DEFAULT")  # backbone
+c = models.detection.fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None)
+""",
+        ),
+        # no fix for a computed value, or when weights= is given too
+        (
+            """\
+from torchvision import models
+a = models.resnet18(pretrained=cfg.pretrained)
+b = models.resnet18(pretrained=True, weights=None)
+""",
+            """\
+from torchvision import models
+a = models.resnet18(pretrained=cfg.pretrained)
+b = models.resnet18(pretrained=True, weights=None)
+""",
+        ),
+    )
+
     def visit_Call(self, node: cst.Call) -> None:
-        old = next(
-            (
-                arg.keyword.value
-                for arg in node.args
-                if arg.keyword is not None and arg.keyword.value in _RENAMED
-            ),
-            None,
-        )
-        if old is None:
+        deprecated = [
+            arg for arg in node.args if arg.keyword is not None and arg.keyword.value in _RENAMED
+        ]
+        if not deprecated:
             return
         qualified = self.ctx.qualified_name(node.func)
-        if (qualified is not None and _is_builder(qualified)) or _is_vision_hub_load(
-            self.ctx, node
+        if not (
+            (qualified is not None and _is_builder(qualified))
+            or _is_vision_hub_load(self.ctx, node)
         ):
-            self.report(node, self.message.format(old=old, new=_RENAMED[old]))
+            return
+        old = deprecated[0].keyword.value
+        self.report(node, self.message.format(old=old, new=_RENAMED[old]), self._fix(node))
+
+    def _fix(self, call: cst.Call):  # noqa: ANN202 - Fix | None
+        given = {arg.keyword.value for arg in call.args if arg.keyword is not None}
+        edits = []
+        safe = True
+        for arg in call.args:
+            if arg.keyword is None or arg.keyword.value not in _RENAMED:
+                continue
+            new = _RENAMED[arg.keyword.value]
+            value = arg.value
+            if new in given or not (isinstance(value, cst.Name) and value.value in ("True", "False")):
+                return None
+            safe = safe and value.value == "False"
+            edits.append(self.replace(arg.keyword, new))
+            edits.append(self.replace(value, "None" if value.value == "False" else '"DEFAULT"'))
+        description = "use weights= in place of pretrained=" if safe else (
+            'use weights= in place of pretrained= (True becomes "DEFAULT": maybe newer weights)'
+        )
+        return self.fix_with(description, *edits, safe=safe)
