@@ -9,6 +9,7 @@ from ftlint.rules.inplace_detach_reused import InplaceDetachReused
 from ftlint.rules.layer_replaced_after_optimizer import LayerReplacedAfterOptimizer
 from ftlint.rules.overlapping_param_groups import OverlappingParamGroups
 from ftlint.rules.params_frozen_after_optimizer import ParamsFrozenAfterOptimizer
+from ftlint.rules.silent_key_filter import SilentKeyFilter
 from ftlint.rules.torchvision_pretrained_argument import TorchvisionPretrainedArgument
 from ftlint.rules.unchecked_non_strict_load import UncheckedNonStrictLoad
 from ftlint.rules.unsafe_torch_load import UnsafeTorchLoad
@@ -21,6 +22,7 @@ ALL_RULES: tuple[type[Rule], ...] = (
     ExhaustedParameterIterator,
     OverlappingParamGroups,
     UncheckedNonStrictLoad,
+    SilentKeyFilter,
     UnsafeTorchLoad,
     WholeModulePickle,
     TorchvisionPretrainedArgument,
