@@ -7,9 +7,10 @@ import sys
 from pathlib import Path
 
 from ftlint import __version__
-from ftlint.config import ConfigError, load_settings
+from ftlint.config import ConfigError, Settings, load_settings
 from ftlint.files import discover
-from ftlint.report import FORMATS
+from ftlint.fixes import fix_paths
+from ftlint.report import FORMATS, render, render_statistics
 from ftlint.rules import ALL_RULES, RULES_BY_CODE
 from ftlint.runner import lint_paths
 
@@ -29,6 +30,22 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="lint files and directories")
     check.add_argument("paths", nargs="*", type=Path, default=[Path(".")], metavar="PATH")
     check.add_argument("--format", choices=sorted(FORMATS), default="text")
+    check.add_argument(
+        "--fix", action="store_true", help="rewrite files with the safe fixes, report the rest"
+    )
+    check.add_argument(
+        "--unsafe-fixes", action="store_true", help="with --fix or --diff, also fixes that "
+        "may change behaviour (see each rule's Fix safety)"
+    )  # fmt: skip
+    check.add_argument(
+        "--diff", action="store_true", help="print the fixes as a unified diff, write nothing"
+    )
+    check.add_argument(
+        "--statistics", action="store_true", help="count the findings per code after them"
+    )
+    check.add_argument(
+        "--output-file", type=Path, metavar="PATH", help="write the report to PATH"
+    )
     check.add_argument(
         "--select", type=_code_list, help="codes or prefixes to report (overrides config)"
     )
@@ -61,9 +78,69 @@ def _check(options: argparse.Namespace) -> int:
         settings.select = options.select
     if options.ignore is not None:
         settings.ignore = options.ignore
-    findings = lint_paths(list(discover(options.paths, settings)), settings)
-    sys.stdout.write(FORMATS[options.format](findings))
+    files = list(discover(options.paths, settings))
+    if options.fix or options.diff:
+        return _fix(files, settings, options)
+    findings = lint_paths(files, settings)
+    return _report(findings, options)
+
+
+def _report(findings: list, options: argparse.Namespace) -> int:
+    report = render(options.format, findings)
+    if options.statistics:
+        if options.format == "text":
+            report += render_statistics(findings)
+        else:  # keep a machine-readable report parseable
+            sys.stderr.write(render_statistics(findings))
+    if not _write(report, options):
+        return 2
     return 1 if findings else 0
+
+
+def _write(text: str, options: argparse.Namespace) -> bool:
+    if options.output_file is None:
+        sys.stdout.write(text)
+        return True
+    try:
+        options.output_file.write_text(text, encoding="utf-8")
+    except OSError as error:
+        reason = error.strerror or str(error)
+        print(f"ftlint: cannot write {options.output_file}: {reason}", file=sys.stderr)
+        return False
+    return True
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _fix(files: list[Path], settings: Settings, options: argparse.Namespace) -> int:
+    fixed, findings = fix_paths(files, settings, options.unsafe_fixes, write=not options.diff)
+    for result in fixed:
+        if result.error:
+            print(f"ftlint: {result.path}: {result.error}", file=sys.stderr)
+    changed = [result for result in fixed if result.after != result.before]
+    applied = _plural(sum(result.applied for result in changed), "fix")
+    if options.diff:
+        if not _write("".join(result.diff() for result in changed), options):
+            return 2
+        print(f"ftlint: {applied} would change {_plural(len(changed), 'file')}", file=sys.stderr)
+        return 1 if changed else 0
+    if changed:
+        print(f"ftlint: {applied} applied to {_plural(len(changed), 'file')}", file=sys.stderr)
+    unsafe = sum(1 for f in findings if f.fix is not None and not f.fix.safe)
+    if unsafe and not options.unsafe_fixes:
+        more = _plural(unsafe, "more fix")
+        print(f"ftlint: {more} available with --unsafe-fixes", file=sys.stderr)
+    return _report(findings, options)
+
+
+FIX_SAFETY = {
+    None: "none",
+    "safe": "safe (applied by --fix)",
+    "unsafe": "unsafe (applied by --fix --unsafe-fixes)",
+    "mixed": "safe or unsafe depending on the case (see Fix safety)",
+}
 
 
 def _rule(options: argparse.Namespace) -> int:
@@ -73,7 +150,11 @@ def _rule(options: argparse.Namespace) -> int:
         print(f"ftlint: unknown rule {options.code!r}; known rules: {known}", file=sys.stderr)
         return 2
     kind = " (runtime guard only)" if rule.runtime_only else ""
-    print(f"# {rule.code} {rule.name}{kind}\n\nMessage: {rule.message}\n\n{rule.docs}", end="")
+    print(
+        f"# {rule.code} {rule.name}{kind}\n\nMessage: {rule.message}\n"
+        f"Fix: {FIX_SAFETY[rule.fix]}\n\n{rule.docs}",
+        end="",
+    )
     return 0
 
 

@@ -18,8 +18,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ftlint.config import Settings
 from ftlint.engine import SourceError, decode_source, parse, silenced
+from ftlint.files import SOURCE_SUFFIXES
 from ftlint.finding import Finding, Fix
+from ftlint.runner import enabled_rules, lint_data, lint_file
 
 MAX_PASSES = 10
 _NEWLINE = re.compile(r"\r\n|\r|\n")  # what libcst counts as a line break
@@ -167,3 +170,24 @@ def fix_file(
             reason = getattr(error, "strerror", None) or str(error)
             return FixedFile(path, before, before, 0, lint(path, before), f"cannot write: {reason}")
     return fixed
+
+
+def fix_paths(
+    files: list[Path], settings: Settings, unsafe: bool, write: bool
+) -> tuple[list[FixedFile], list[Finding]]:
+    """Fix each source file; the findings are what remains in all `files`, sorted."""
+    rules = enabled_rules(settings)
+    fixed: list[FixedFile] = []
+    findings: list[Finding] = []
+    for path in files:
+        result = None
+        if path.suffix in SOURCE_SUFFIXES:
+            result = fix_file(
+                path, lambda path, data: lint_data(path, data, settings, rules), unsafe, write
+            )
+        if result is None:  # unreadable, or not Python source: linting says what it can
+            findings.extend(lint_file(path, settings, rules))
+        else:
+            fixed.append(result)
+            findings.extend(result.findings)
+    return fixed, sorted(findings)

@@ -3,19 +3,87 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from ftlint.finding import Finding
+from ftlint.sarif import find_root, level, render_sarif
 
 
-def render_text(findings: Sequence[Finding]) -> str:
+def render_text(findings: Sequence[Finding], root: Path) -> str:
     return "".join(
         f"{f.path}:{f.line}:{f.column}: {f.code} {f.message}\n" for f in findings
     )
 
 
-def render_json(findings: Sequence[Finding]) -> str:
+def render_json(findings: Sequence[Finding], root: Path) -> str:
     return json.dumps([f.as_dict() for f in findings], indent=2) + "\n"
 
 
-FORMATS = {"text": render_text, "json": render_json}
+def _escape_data(text: str) -> str:
+    """GitHub workflow commands: `%`, CR and LF are written as %25, %0D and %0A."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _repository_path(path: str, root: Path) -> str:
+    """GitHub resolves annotation paths from the repository root."""
+    try:
+        return Path(path).resolve().relative_to(root).as_posix()
+    except ValueError:
+        return path
+
+
+def render_github(findings: Sequence[Finding], root: Path) -> str:
+    """Workflow commands that GitHub Actions shows as annotations on the pull request."""
+    lines = []
+    for f in findings:
+        properties = ",".join(
+            f"{key}={_escape_property(str(value))}"
+            for key, value in (
+                ("file", _repository_path(f.path, root)),
+                ("line", f.line),
+                ("col", f.column),
+                ("endLine", f.end_line),
+                ("endColumn", f.end_column),
+                ("title", f"{f.code} ({f.name})"),
+            )
+        )
+        lines.append(f"::{level(f.code)} {properties}::{_escape_data(f.message)}\n")
+    return "".join(lines)
+
+
+FORMATS: dict[str, Callable[[Sequence[Finding], Path], str]] = {
+    "text": render_text,
+    "json": render_json,
+    "github": render_github,
+    "sarif": render_sarif,
+}
+
+
+def render(format_name: str, findings: Sequence[Finding], start: Path | None = None) -> str:
+    """The report in one of `FORMATS`, paths taken relative to the repository holding
+    `start` (the current directory by default) where a format needs them so."""
+    return FORMATS[format_name](findings, find_root(start or Path.cwd()))
+
+
+def render_statistics(findings: Sequence[Finding]) -> str:
+    """How many findings of each code, most frequent first, and how many a fix resolves."""
+    counts = Counter((f.code, f.name) for f in findings)
+    safe = Counter(f.code for f in findings if f.fix is not None and f.fix.safe)
+    unsafe = Counter(f.code for f in findings if f.fix is not None and not f.fix.safe)
+    width = len(str(max(counts.values(), default=0)))
+    lines = []
+    for (code, name), count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        notes = []
+        if safe[code]:
+            notes.append(f"{safe[code]} fixable with --fix")
+        if unsafe[code]:
+            notes.append(f"{unsafe[code]} fixable with --fix --unsafe-fixes")
+        note = f"  ({', '.join(notes)})" if notes else ""
+        lines.append(f"{count:>{width}}  {code}  {name}{note}\n")
+    return "".join(lines)

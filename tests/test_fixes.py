@@ -9,6 +9,7 @@ from ftlint.finding import Edit, Finding, Fix
 from ftlint.fixes import MAX_PASSES, apply_fixes, fix_file, fix_text, parses
 from ftlint.rules import ALL_RULES
 from ftlint.rules.base import FIX_KINDS
+from tests.conftest import BUGGY
 
 FIXABLE = [rule for rule in ALL_RULES if rule.fix is not None]
 
@@ -153,3 +154,17 @@ def test_fix_file_keeps_encoding_byte_order_mark_and_line_endings(tmp_path):
         "Adam(model.parameters())", "Adam(filter(lambda p: p.requires_grad, model.parameters()))"
     ).encode("utf-8")
     assert "+opt = torch.optim.Adam(filter(" in result.diff()
+
+
+def test_a_file_that_cannot_be_written_keeps_its_findings(tmp_path, monkeypatch):
+    path = tmp_path / "train.py"
+    path.write_text(BUGGY)
+
+    def refuse(self, data):  # noqa: ANN001, ARG001
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(type(path), "write_bytes", refuse)
+    result = fix_file(path, lambda _, text: lint_source("train.py", text, ALL_RULES), True, True)
+    assert result.error == "cannot write: Permission denied"
+    assert (result.applied, result.after == result.before) == (0, True)
+    assert [f.code for f in result.findings] == ["FTL101"]
