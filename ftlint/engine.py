@@ -12,6 +12,7 @@ import libcst as cst
 from ftlint.context import FileContext
 from ftlint.finding import Finding
 from ftlint.rules.base import Rule
+from ftlint.walk import walk
 
 PARSE_ERROR = ("FTL000", "parse-error")
 INTERNAL_ERROR = ("FTL999", "internal-error")
@@ -108,7 +109,7 @@ def lint_module(path: str, module: cst.Module, rule_types: Iterable[type[Rule]])
         )
 
     try:
-        module.visit(_Dispatcher(rules, on_crash))
+        walk(module, _Dispatcher(rules, on_crash))
     except RecursionError:
         ctx.findings.append(_file_finding(path, INTERNAL_ERROR, "internal error: nesting too deep"))
     return ctx.findings

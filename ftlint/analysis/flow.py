@@ -34,6 +34,7 @@ from ftlint.analysis.values import (
     mentions_requires_grad,
     string_value,
 )
+from ftlint.walk import walk
 
 _CAMEL_CASE = re.compile(r"^_?[A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*$")
 # Methods returning the module they are called on: `nn.Linear(...).to(device)` is a module.
@@ -396,7 +397,7 @@ def _loop_tests_requires_grad(loop: cst.For) -> bool:
             nonlocal found
             found = found or mentions_requires_grad(node.test)
 
-    loop.body.visit(_Find())
+    walk(loop.body, _Find())
     return found
 
 

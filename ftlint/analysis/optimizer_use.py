@@ -4,7 +4,8 @@ FTL102 (freeze after the optimizer) and FTL103 (layer replaced after the optimiz
 an `OptimizerBuilt` event with a later `FreezeChange` of the same scope and report only
 when that same optimizer object is read afterwards: a later read of its variable before
 the variable is rebound, including a read earlier in the body of a loop that holds the
-change (the next iteration). Rebuilding the optimizer first is the fix, not a use.
+change (the next iteration). Rebuilding the optimizer first is the fix, not a use; nor
+is saving or inspecting it (`opt.state_dict()`, `opt.param_groups[0]["lr"]`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from dataclasses import dataclass
 import libcst as cst
 
 from ftlint.analysis.flow import FreezeChange, OptimizerBuilt, ScopeFlow, file_flows
-from ftlint.analysis.scopes import Step, exclusive, names_used
+from ftlint.analysis.scopes import Step, exclusive, header_parts, names_used
+from ftlint.walk import walk
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,41 @@ def _binds(step: Step, name: str) -> bool:
     return any(bind.value == name for bind in names_used(step.node)[1])
 
 
+# Methods that return the module they are called on.
+_SAME_OBJECT = frozenset(
+    {"to", "cuda", "cpu", "train", "eval", "float", "half", "double", "bfloat16"}
+)
+# Reads that look at an optimizer without training with it: saving, logging the lr.
+_PASSIVE = frozenset({"state_dict", "param_groups", "defaults"})
+
+
+def _rebinds(step: Step, root: str) -> bool:
+    """Whether `step` binds `root` to another object (`model = model.to(dev)` does not)."""
+    if not _binds(step, root):
+        return False
+    node = step.node
+    value = node.value if isinstance(node, cst.Assign) else None
+    while (
+        isinstance(value, cst.Call)
+        and isinstance(value.func, cst.Attribute)
+        and value.func.attr.value in _SAME_OBJECT
+    ):
+        value = value.func.value
+    return not (isinstance(value, cst.Name) and value.value == root)
+
+
 def _reads(step: Step, name: str) -> bool:
-    return any(read.value == name for read in names_used(step.node)[0])
+    """Whether `step` uses the optimizer `name` (checkpointing or inspecting it is no use)."""
+    passive: set[int] = set()
+
+    class _Passive(cst.CSTVisitor):
+        def visit_Attribute(self, node: cst.Attribute) -> None:
+            if isinstance(node.value, cst.Name) and node.attr.value in _PASSIVE:
+                passive.add(id(node.value))
+
+    for part in header_parts(step.node):
+        part.visit(_Passive())
+    return any(read.value == name and id(read) not in passive for read in names_used(step.node)[0])
 
 
 def _encloses(outer: Step, inner: Step) -> bool:
@@ -72,7 +107,7 @@ def _next_use(steps: Sequence[Step], built: OptimizerBuilt, change: FreezeChange
 
 
 def uses_after_change(
-    ctx, wanted: Callable[[OptimizerBuilt, FreezeChange], bool]  # noqa: ANN001
+    ctx, wanted: Callable[[OptimizerBuilt, FreezeChange], bool]
 ) -> Iterator[LaterUse]:
     """Each change that `wanted` pairs with an earlier optimizer still used after it.
 
@@ -82,7 +117,7 @@ def uses_after_change(
         yield from _in_flow(flow, wanted)
 
 
-def _in_flow(flow: ScopeFlow, wanted) -> Iterator[LaterUse]:  # noqa: ANN001
+def _in_flow(flow: ScopeFlow, wanted) -> Iterator[LaterUse]:
     steps = flow.steps
     seen: set[int] = set()
     for index, built in enumerate(flow.events):
@@ -97,6 +132,8 @@ def _in_flow(flow: ScopeFlow, wanted) -> Iterator[LaterUse]:  # noqa: ANN001
             between = steps[built.step.index + 1 : change.step.index]
             if any(_binds(step, name) for step in between):
                 continue
+            if any(_rebinds(step, change.path[0]) for step in between):
+                continue  # `model` now names another model
             if not wanted(built, change):
                 continue
             reader = _next_use(steps, built, change)
@@ -122,5 +159,5 @@ def add_param_group_args(step: Step, name: str) -> list[cst.BaseExpression]:
                 found.append(call.args[0].value)
 
     if isinstance(step.node, cst.BaseSmallStatement):
-        step.node.visit(_Find())
+        walk(step.node, _Find())
     return found

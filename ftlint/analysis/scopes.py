@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from ftlint.walk import walk
+
 LOOPS = (cst.For, cst.While)
 SCOPE_NODES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 
@@ -166,11 +168,11 @@ class _NameUse(cst.CSTVisitor):
         return False
 
     def visit_Attribute(self, node: cst.Attribute) -> bool:
-        node.value.visit(self)
+        walk(node.value, self)
         return False  # the attribute name is not a variable
 
     def visit_Arg(self, node: cst.Arg) -> bool:
-        node.value.visit(self)
+        walk(node.value, self)
         return False  # keyword names are not variables
 
     def visit_Name(self, node: cst.Name) -> None:
@@ -185,23 +187,23 @@ class _NameUse(cst.CSTVisitor):
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         self.binds.append(node.name)
         for decorator in node.decorators:
-            decorator.visit(self)
+            walk(decorator, self)
         for param in node.params.params + node.params.kwonly_params:
             if param.default is not None:
-                param.default.visit(self)
+                walk(param.default, self)
         return False
 
     def visit_ClassDef(self, node: cst.ClassDef) -> bool:
         self.binds.append(node.name)
         for part in (*node.decorators, *node.bases, *node.keywords):
-            part.visit(self)
+            walk(part, self)
         return False
 
     def visit_Lambda(self, node: cst.Lambda) -> bool:
         # A lambda's own parameters shadow outer names; its body reads the rest.
         own = {p.name.value for p in node.params.params}
         inner = _NameUse()
-        node.body.visit(inner)
+        walk(node.body, inner)
         self.reads.extend(n for n in inner.reads if n.value not in own)
         return False
 
@@ -212,7 +214,7 @@ def names_used(step_node: cst.CSTNode) -> tuple[list[cst.Name], list[cst.Name]]:
     if isinstance(step_node, cst.For):
         use._store(step_node.target)
     for part in header_parts(step_node):
-        part.visit(use)
+        walk(part, use)
     if isinstance(step_node, cst.AugAssign) and isinstance(step_node.target, cst.Name):
         use.binds.append(step_node.target)
     return use.reads, use.binds
@@ -230,7 +232,7 @@ def nodes_in(step_node: cst.CSTNode, node_type: type) -> list:
 
     finder = _Find()
     for part in header_parts(step_node):
-        part.visit(finder)
+        walk(part, finder)
     return found
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from ftlint.walk import walk
+
 Path = tuple[str, ...]
 
 # Methods that return the module they are called on.
@@ -86,7 +88,7 @@ def mentions_requires_grad(node: cst.CSTNode) -> bool:
             nonlocal found
             found = found or name.value == "requires_grad"
 
-    node.visit(_Find())
+    walk(node, _Find())
     return found
 
 
