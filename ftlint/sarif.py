@@ -16,7 +16,9 @@ from ftlint.finding import Edit, Finding, Fix
 from ftlint.rules import ALL_RULES
 from ftlint.rules.base import Rule
 
-SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+SCHEMA = (
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+)
 HOME = "https://github.com/ftlint/ftlint"
 ROOT_ID = "%SRCROOT%"
 

@@ -34,6 +34,12 @@ class Rule:
     invalid: ClassVar[tuple[str, ...]] = ()
     # A rule that exists only in the runtime guard has no static check.
     runtime_only: ClassVar[bool] = False
+    # The first pass: words (identifiers, attribute or keyword names) at least one of which
+    # is in the text of every file this rule can report on. A file that contains none of
+    # them is not analysed by this rule, and one that no enabled rule needs is not parsed.
+    # None, the default, means the rule always runs; declare only words whose absence
+    # surely means silence (an import alias cannot rename an attribute or a keyword).
+    tokens: ClassVar[tuple[str, ...] | None] = None
     # Whether the rule offers fixes: None, "safe", "unsafe" (applied only with
     # --unsafe-fixes), or "mixed" (each fix says; the docs' "Fix safety" section explains).
     fix: ClassVar[str | None] = None
@@ -50,13 +56,19 @@ class Rule:
         self.ctx.add_finding(self, node, message or self.message, fix)
 
     def replace(self, node: cst.CSTNode, new: cst.CSTNode | str) -> Edit:
-        """An edit putting `new` where `node` is. A node is rendered by libcst, so the
-        whitespace and comments it carries (taken from the original) stay as they were."""
-        where = self.ctx.positions[node]
+        """An edit putting `new` where `node` is, parentheses around `node` included (as
+        in `code_for_node(node)`). A node is rendered by libcst, so the whitespace and
+        comments it carries (taken from the original) stay as they were."""
+        positions = self.ctx.positions
+        start = positions[node].start
+        end = positions[node].end
+        # libcst's range of an expression leaves out its own parentheses.
+        if getattr(node, "lpar", None):
+            start = positions[node.lpar[0]].start
+        if getattr(node, "rpar", None):
+            end = positions[node.rpar[-1]].end
         content = new if isinstance(new, str) else self.ctx.module.code_for_node(new)
-        return Edit(
-            where.start.line, where.start.column + 1, where.end.line, where.end.column + 1, content
-        )
+        return Edit(start.line, start.column + 1, end.line, end.column + 1, content)
 
     def fix_with(self, description: str, *edits: Edit, safe: bool | None = None) -> Fix:
         """A fix of this rule; its safety is the rule's unless the rule's is "mixed"."""

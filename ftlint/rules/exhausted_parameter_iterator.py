@@ -13,12 +13,12 @@ _ONE_SHOT_BUILTINS = frozenset({"filter", "map", "iter", "zip", "enumerate", "re
 _CHAINS = frozenset({"itertools.chain", "itertools.chain.from_iterable"})
 # Calls that take an iterator without iterating it.
 _LOOKS_ONLY = frozenset(
-    {"print", "repr", "str", "type", "id", "isinstance", "len", "bool", "next", "iter",
-     "hasattr", "getattr", "callable", "vars", "dir", "format"}
+    "print repr str type id isinstance len bool next iter hasattr getattr callable vars dir "
+    "format".split()
 )
+# Methods that store or log an iterator without iterating it.
 _STORES_OR_LOGS = frozenset(
-    {"append", "add", "insert", "debug", "info", "warning", "warn", "error", "exception",
-     "critical", "log", "write"}
+    "append add insert debug info warning warn error exception critical log write".split()
 )
 
 
@@ -117,6 +117,7 @@ def _consumers(step: Step) -> list[tuple[cst.Name, cst.CSTNode]]:
 class ExhaustedParameterIterator(Rule):
     code = "FTL109"
     name = "exhausted-parameter-iterator"
+    fix = "mixed"
     message_again = (
         "'{name}' (line {bound}) is a one-shot iterator already consumed at line {first}: "
         "this use silently gets nothing (clip_grad_norm_ would clip no gradient); "
@@ -168,6 +169,15 @@ for batch in loader:
     torch.nn.utils.clip_grad_norm_(params, 1.0)
     optimizer.step()
 ```
+
+## Fix safety
+The fix wraps the value where the name is bound in `list(...)`, so that every consumer
+gets all the parameters. It is safe when the first use follows the binding directly (with
+at most the headers of the loops or blocks it sits in between): the same items are
+collected at the same moment. When other statements run in between it is unsafe (applied
+with `--unsafe-fixes`): the items are then collected earlier than before, so a `filter` on
+`requires_grad` sees parameters as they were before a freeze made in between.
+An annotated binding (`params: Iterator[Tensor] = ...`) gets no fix.
 
 ## References
 - [Python glossary: iterator](https://docs.python.org/3/glossary.html#term-iterator)
@@ -314,6 +324,60 @@ opt = torch.optim.Adam([{"params": head}, {"params": head, "lr": 1e-3}])  # expe
 """,
     )
 
+    fix_examples = (
+        # used right after the binding: safe; the comment stays
+        (
+            """\
+import torch
+params = filter(lambda p: p.requires_grad, model.parameters())  # trainable
+optimizer = torch.optim.AdamW(params, lr=1e-4)
+for batch in loader:
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+""",
+            """\
+import torch
+params = list(filter(lambda p: p.requires_grad, model.parameters()))  # trainable
+optimizer = torch.optim.AdamW(params, lr=1e-4)
+for batch in loader:
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+""",
+        ),
+        # a generator expression, first consumed inside a loop (only its header between)
+        (
+            """\
+import torch
+def train(model, loader):
+    trainable = (p for p in model.parameters() if p.requires_grad)
+    for epoch in range(3):
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+""",
+            """\
+import torch
+def train(model, loader):
+    trainable = list(p for p in model.parameters() if p.requires_grad)
+    for epoch in range(3):
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+""",
+        ),
+        # a statement between the binding and the first use: unsafe, still fixed here
+        (
+            """\
+from torch import optim
+params = model.parameters()
+print("building the optimizer")
+opt = optim.SGD(params, lr=0.1)
+opt2 = optim.SGD(params, lr=0.1)
+""",
+            """\
+from torch import optim
+params = list(model.parameters())
+print("building the optimizer")
+opt = optim.SGD(params, lr=0.1)
+opt2 = optim.SGD(params, lr=0.1)
+""",
+        ),
+    )
+
     def visit_Module(self, node: cst.Module) -> None:
         for owner in self.ctx.scopes:
             self._scope(self.ctx.steps(owner))
@@ -340,13 +404,31 @@ opt = torch.optim.Adam([{"params": head}, {"params": head, "lr": 1e-3}])  # expe
         earlier = [c for c in tracked.consumers if not exclusive(c, step)]
         tracked.consumers.append(step)
         bound = positions[tracked.bound.node].start.line
+        fix = self._fix(steps, name, tracked.bound, earlier[0] if earlier else step)
         if earlier:
             first = positions[earlier[0].node].start.line
-            self.report(consumer, self.message_again.format(name=name, bound=bound, first=first))
+            message = self.message_again.format(name=name, bound=bound, first=first)
+            self.report(consumer, message, fix)
             return
         outer = [loop for loop in step.loops if loop not in tracked.bound.loops]
         if outer and not _bound_in(steps, outer[0], name):
-            self.report(consumer, self.message_loop.format(name=name, bound=bound))
+            self.report(consumer, self.message_loop.format(name=name, bound=bound), fix)
+
+    def _fix(self, steps: Sequence[Step], name: str, bound: Step, first_use: Step):  # noqa: ANN202
+        """`name = list(...)` where it is bound; safe when nothing runs before the first use."""
+        if not isinstance(bound.node, cst.Assign):
+            return None
+        value = bound.node.value
+        code = self.ctx.module.code_for_node(value)
+        # A generator expression brings its parentheses along: list(p for p in ...).
+        new = "list" + code if isinstance(value, cst.GeneratorExp) else f"list({code})"
+        between = [s for s in steps if bound.index < s.index < first_use.index]
+        safe = all(s.is_header for s in between)
+        return self.fix_with(
+            f"materialise {name} with list(...) where it is bound",
+            self.replace(value, new),
+            safe=safe,
+        )
 
     def _bind(self, step: Step, iterators: dict[str, _Iterator], holders: set[str]) -> None:
         node = step.node

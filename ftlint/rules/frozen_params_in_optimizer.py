@@ -298,13 +298,13 @@ opt = torch.optim.SGD(model.parameters(), lr=0.1)  # expect: FTL101
 import torch
 for p in model.backbone.parameters():
     p.requires_grad = False
-opt = torch.optim.AdamW(model.parameters(), lr=1e-4)  # the optimizer
+opt = torch.optim.AdamW(model.parameters(), lr=1e-4)  # the head too
 """,
             """\
 import torch
 for p in model.backbone.parameters():
     p.requires_grad = False
-opt = torch.optim.AdamW(filter(lambda p: p.requires_grad, model.parameters()), lr=1e-4)  # the optimizer
+opt = torch.optim.AdamW(filter(lambda p: p.requires_grad, model.parameters()), lr=1e-4)  # the head too
 """,
         ),
         # params= over several lines, comments kept; named_parameters keeps the pairs
@@ -373,4 +373,5 @@ opt = optim.Adam([{"params": model.encoder.parameters(), "lr": 1e-5}], lr=1e-3)
             new = f"filter(lambda p: p.requires_grad, {code})"
         else:
             new = f"[(name, p) for name, p in {code} if p.requires_grad]"
-        return self.fix_with("keep only the parameters that require grad", self.replace(params, new))
+        description = "keep only the parameters that require grad"
+        return self.fix_with(description, self.replace(params, new))
