@@ -45,8 +45,8 @@ class TorchvisionPretrainedArgument(Rule):
     fix = "mixed"
     message = (
         "torchvision's {old}= is deprecated since 0.13: it warns on every call and may be "
-        "removed, and True means the old IMAGENET1K_V1 weights; pass {new}=\"DEFAULT\" (best "
-        "available), {new}=\"IMAGENET1K_V1\" (what {old}=True loads) or {new}=None"
+        "removed; pass {new}=\"DEFAULT\" for the best weights available ({old}=True loads "
+        "the first ones published, such as \"IMAGENET1K_V1\") or {new}=None"
     )
     docs = """\
 ## What it does
@@ -66,9 +66,9 @@ compatibility shim that emits a `UserWarning` on every call ("The parameter 'pre
 deprecated since 0.13 and may be removed in the future"), so a script that relies on it
 can stop working with a torchvision upgrade.
 
-It is also less clear than it looks: `pretrained=True` always means the first ImageNet
-weights (`IMAGENET1K_V1`), while several models now have better ones, which only
-`weights=` can select. A value that is not a literal (`pretrained=cfg.pretrained`) is
+It is also less clear than it looks: `pretrained=True` always means the first weights
+published for the model (`IMAGENET1K_V1` for the classifiers, `COCO_V1` for most detection
+models), while several models now have better ones, which only `weights=` can select. A value that is not a literal (`pretrained=cfg.pretrained`) is
 reported too: the argument is deprecated whatever it holds.
 
 ## Example
