@@ -35,6 +35,9 @@ class GuardError(Exception):
         return (type(self), (self.code, self.message, self.where))
 
 
+GuardError.__module__ = "ftlint.guard"  # as users import and see it
+
+
 class GuardWarning(UserWarning):
     """The warning form of a guard finding (``mode="warn"``, and FTL111 always)."""
 
@@ -45,6 +48,9 @@ class GuardWarning(UserWarning):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.code, self.message))
+
+
+GuardWarning.__module__ = "ftlint.guard"
 
 
 def default_hint(code: str) -> str:

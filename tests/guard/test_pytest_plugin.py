@@ -1,0 +1,187 @@
+"""The pytest plugin, run through pytest's own pytester."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from torch.optim import Optimizer  # noqa: E402
+
+import ftlint.guard as guard_api  # noqa: E402
+from tests.guard.models import mlp, train_step  # noqa: E402
+
+
+def _warm_up_torch() -> None:
+    """The first optimizer step imports some 800 modules lazily. pytester forgets the
+    modules an in-process run imported, and torch cannot import those twice: import them
+    now, before any pytester snapshot."""
+    model = mlp()
+    train_step(model, torch.optim.SGD(model.parameters(), lr=0.1))
+
+
+_warm_up_torch()
+
+TESTS = """
+import pytest
+import torch
+from torch import nn
+
+
+def frozen_model():
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+    for p in model[0].parameters():
+        p.requires_grad = False
+    return model
+
+
+def test_buggy():
+    model = frozen_model()
+    torch.optim.SGD(model.parameters(), lr=0.1)
+
+
+def test_clean():
+    model = frozen_model()
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    model(torch.randn(2, 4)).sum().backward()
+    opt.step()
+
+
+@pytest.mark.ftlint_allow("FTL101")
+def test_allowed():
+    torch.optim.SGD(frozen_model().parameters(), lr=0.1)
+
+
+@pytest.mark.ftlint_allow("FTL111")
+def test_other_code_allowed():
+    torch.optim.SGD(frozen_model().parameters(), lr=0.1)
+"""
+
+
+# Plugins this machine happens to have that each in-process run would re-import.
+_QUIET = ("-p", "no:hypothesispytest", "-p", "no:benchmark", "-p", "no:cacheprovider")
+
+
+def _run(pytester, *args):
+    return pytester.runpytest_inprocess(*_QUIET, *args)
+
+
+@pytest.fixture
+def suite(pytester):
+    pytester.makepyfile(test_suite=TESTS)
+    return pytester
+
+
+def _assert_guard_is_off():
+    assert not guard_api.installed()
+    assert Optimizer.add_param_group.__module__ == "torch.optim.optimizer"
+
+
+def test_off_by_default(suite):
+    _run(suite).assert_outcomes(passed=4)
+    _assert_guard_is_off()
+
+
+def test_off_by_default_imports_no_torch(pytester):
+    pytester.makepyfile("import sys\n\ndef test_nothing_heavy():\n    assert 'torch' not in sys.modules\n")
+    pytester.runpytest_subprocess(*_QUIET).assert_outcomes(passed=1)
+
+
+def test_error_mode_fails_only_the_buggy_tests_with_code_and_hint(suite):
+    result = _run(suite, "--ftlint-guard")
+    result.assert_outcomes(failed=2, passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*torch.optim.SGD(model.parameters(), lr=0.1)",  # the test's line is shown
+            "E *ftlint.guard.GuardError: FTL101 SGD was given 2 parameters (20 values) with "
+            "requires_grad=False: 0.weight, 0.bias; *; to allow it, mark the test "
+            "@pytest.mark.ftlint_allow('FTL101') or set ini ftlint_allow = FTL101",
+            "FAILED test_suite.py::test_buggy - ftlint.guard.GuardError: FTL1*",
+            "FAILED test_suite.py::test_other_code_allowed - ftlint.guard.GuardError: FTL1*",
+        ]
+    )
+    assert "_optimizers.py" not in result.stdout.str()  # the guard's own frames are hidden
+    _assert_guard_is_off()
+
+
+def test_warn_mode_passes_with_a_warning(suite):
+    result = _run(suite, "--ftlint-guard=warn")
+    result.assert_outcomes(passed=4, warnings=2)
+    result.stdout.fnmatch_lines(["*GuardWarning: FTL101 SGD was given 2 parameters*"])
+
+
+def test_ini_file_turns_it_on_and_allows_codes(suite):
+    suite.makeini("[pytest]\nftlint_guard = error\nftlint_allow = FTL101\n")
+    _run(suite).assert_outcomes(passed=4)
+    suite.makeini("[pytest]\nftlint_guard = warn\n")
+    _run(suite).assert_outcomes(passed=4, warnings=2)
+
+
+def test_command_line_wins_over_the_ini_file(suite):
+    suite.makeini("[pytest]\nftlint_guard = warn\n")
+    _run(suite, "--ftlint-guard=error").assert_outcomes(failed=2, passed=2)
+    suite.makeini("[pytest]\nftlint_guard = error\n")
+    _run(suite, "--ftlint-guard=off").assert_outcomes(passed=4)
+
+
+def test_a_bare_flag_does_not_swallow_the_path_after_it(suite):
+    suite.makepyfile(test_other="def test_fine():\n    pass\n")
+    _run(suite, "--ftlint-guard", "test_other.py").assert_outcomes(passed=1)
+    _run(suite, "--ftlint-guard", "test_suite.py").assert_outcomes(failed=2, passed=2)
+
+
+def test_a_bad_mode_is_a_usage_error(suite):
+    result = _run(suite, "--ftlint-guard=loud")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*ftlint guard mode must be one of error, warn, off, not 'loud'*"])
+
+
+def test_the_fixture_guards_one_test_without_the_global_flag(pytester):
+    pytester.makepyfile(
+        """
+        import pytest
+        import torch
+        from torch import nn
+
+        def frozen():
+            layer = nn.Linear(2, 2)
+            layer.weight.requires_grad = False
+            return layer
+
+        def test_guarded(ftlint_guard):
+            with pytest.raises(ftlint_guard.GuardError, match="FTL101"):
+                torch.optim.SGD(frozen().parameters(), lr=0.1)
+
+        def test_guarded_fails(ftlint_guard):
+            torch.optim.SGD(frozen().parameters(), lr=0.1)
+
+        def test_unguarded():
+            torch.optim.SGD(frozen().parameters(), lr=0.1)
+        """
+    )
+    result = _run(pytester)
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["E *GuardError: FTL101 *", "FAILED *::test_guarded_fails*"])
+    _assert_guard_is_off()
+
+
+def test_fixture_setup_is_guarded_too(pytester):
+    pytester.makepyfile(
+        """
+        import pytest
+        import torch
+        from torch import nn
+
+        @pytest.fixture
+        def optimizer():
+            layer = nn.Linear(2, 2)
+            layer.weight.requires_grad = False
+            return torch.optim.SGD(layer.parameters(), lr=0.1)
+
+        def test_uses_it(optimizer):
+            pass
+        """
+    )
+    result = _run(pytester, "--ftlint-guard")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["E *GuardError: FTL101 *", "ERROR *::test_uses_it*"])
