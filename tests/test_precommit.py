@@ -20,9 +20,9 @@ def git(*args: str, cwd: Path) -> None:
     subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
 
 
-def try_repo(cwd: Path, *files: str) -> subprocess.CompletedProcess:
+def try_repo(cwd: Path, *files: str, hook: str = "ftlint") -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "pre_commit", "try-repo", str(REPO), "ftlint",
+        [sys.executable, "-m", "pre_commit", "try-repo", str(REPO), hook,
          "--verbose", "--files", *files],
         capture_output=True, text=True, cwd=cwd, check=False,
     )  # fmt: skip
@@ -40,3 +40,19 @@ def test_hook_fails_on_a_buggy_file_and_passes_a_clean_one(tmp_path):
 
     passing = try_repo(tmp_path, "clean.py")
     assert passing.returncode == 0, passing.stdout + passing.stderr
+
+
+def test_fix_hook_rewrites_a_safe_fix_then_passes(tmp_path):
+    git("init", "-q", cwd=tmp_path)
+    source = "from torchvision import models\nnet = models.resnet18(pretrained=False)\n"
+    (tmp_path / "train.py").write_text(source)
+    git("add", ".", cwd=tmp_path)
+
+    fixing = try_repo(tmp_path, "train.py", hook="ftlint-fix")
+    assert fixing.returncode == 1, fixing.stdout + fixing.stderr
+    assert "files were modified by this hook" in fixing.stdout
+    assert (tmp_path / "train.py").read_text() == source.replace("pretrained=False", "weights=None")
+
+    git("add", ".", cwd=tmp_path)
+    settled = try_repo(tmp_path, "train.py", hook="ftlint-fix")
+    assert settled.returncode == 0, settled.stdout + settled.stderr
