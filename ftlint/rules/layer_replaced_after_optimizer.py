@@ -5,6 +5,7 @@ import libcst as cst
 from ftlint.analysis.flow import FreezeChange, OptimizerBuilt
 from ftlint.analysis.optimizer_use import LaterUse, add_param_group_args, uses_after_change
 from ftlint.analysis.values import Path, contains
+from ftlint.analysis.optimizers import OPTIMIZER_TOKENS
 from ftlint.rules.base import Rule
 
 
@@ -27,6 +28,7 @@ def _replaces_held(built: OptimizerBuilt, change: FreezeChange) -> bool:
 class LayerReplacedAfterOptimizer(Rule):
     code = "FTL103"
     name = "layer-replaced-after-optimizer"
+    tokens = OPTIMIZER_TOKENS
     message = (
         "{what} is replaced after optimizer '{opt}' (line {built}) took its parameters, and "
         "'{opt}' is used at line {use}: the new parameters get gradients but are never "
@@ -248,5 +250,3 @@ def _new_params_added(use: LaterUse) -> bool:
             if any(_overlaps(s.path, use.change.path) for s in evaluator.sources(arg)):
                 return True
     return False
-
-

@@ -29,6 +29,8 @@ def _holds_frozen(built: OptimizerBuilt, change: FreezeChange) -> bool:
 class ParamsFrozenAfterOptimizer(Rule):
     code = "FTL102"
     name = "params-frozen-after-optimizer"
+    # a freeze is a requires_grad assignment or requires_grad_ call
+    tokens = ("requires_grad",)
     message = (
         "parameters frozen here are still held by optimizer '{opt}' (built at line {built}, "
         "used at line {use}): a gradient left on them lets momentum and weight decay keep "
@@ -106,13 +108,15 @@ for epoch in range(10):
         )
     train(model, optimizer)
 """,
-        # the optimizer is never used after the freeze (evaluation only)
+        # the optimizer is only saved or inspected after the freeze (evaluation, export)
         """\
 import torch
 opt = torch.optim.Adam(model.parameters())
 train(model, opt)
 model.requires_grad_(False)
 evaluate(model)
+print("final lr", opt.param_groups[0]["lr"])
+torch.save({"model": model.state_dict(), "optimizer": opt.state_dict()}, "last.pt")
 """,
         # the optimizer holds another part of the model
         """\
@@ -168,6 +172,15 @@ opt = torch.optim.Adam(model.parameters())
 opt = make_optimizer(model)
 model.backbone.requires_grad_(False)
 opt.step()
+""",
+        # `model` names another model by the time it is frozen
+        """\
+import torch
+opt = torch.optim.Adam(model.parameters())
+train(model, opt)
+model = load_teacher()
+model.requires_grad_(False)
+distill(model, student, opt)
 """,
         # the loop that freezes also rebuilds the optimizer each stage
         """\
@@ -228,6 +241,14 @@ params = filter(lambda p: p.requires_grad, model.parameters())
 optimizer = torch.optim.Adam(params, lr=1e-4)
 model.embed.weight.requires_grad = False  # expect: FTL102
 optimizer.step()
+""",
+        # moved to a device in between: still the same model
+        """\
+import torch
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+model = model.to(device)
+model.requires_grad_(False)  # expect: FTL102
+opt.step()
 """,
         # inside a method; an alias of a submodule
         """\
