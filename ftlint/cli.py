@@ -110,8 +110,8 @@ def _write(text: str, options: argparse.Namespace) -> bool:
     return True
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
+def _plural(count: int, word: str, words: str) -> str:
+    return f"{count} {word if count == 1 else words}"
 
 
 def _fix(files: list[Path], settings: Settings, options: argparse.Namespace) -> int:
@@ -120,17 +120,19 @@ def _fix(files: list[Path], settings: Settings, options: argparse.Namespace) -> 
         if result.error:
             print(f"ftlint: {result.path}: {result.error}", file=sys.stderr)
     changed = [result for result in fixed if result.after != result.before]
-    applied = _plural(sum(result.applied for result in changed), "fix")
+    applied = _plural(sum(result.applied for result in changed), "fix", "fixes")
     if options.diff:
         if not _write("".join(result.diff() for result in changed), options):
             return 2
-        print(f"ftlint: {applied} would change {_plural(len(changed), 'file')}", file=sys.stderr)
+        files = _plural(len(changed), "file", "files")
+        print(f"ftlint: {applied} would change {files}", file=sys.stderr)
         return 1 if changed else 0
     if changed:
-        print(f"ftlint: {applied} applied to {_plural(len(changed), 'file')}", file=sys.stderr)
+        files = _plural(len(changed), "file", "files")
+        print(f"ftlint: {applied} applied to {files}", file=sys.stderr)
     unsafe = sum(1 for f in findings if f.fix is not None and not f.fix.safe)
     if unsafe and not options.unsafe_fixes:
-        more = _plural(unsafe, "more fix")
+        more = _plural(unsafe, "more fix", "more fixes")
         print(f"ftlint: {more} available with --unsafe-fixes", file=sys.stderr)
     return _report(findings, options)
 
