@@ -116,3 +116,11 @@ def test_fix_over_the_fixtures_parses_and_settles(tmp_path, run_ftlint):
     assert second.stdout == first.stdout  # the same findings remain
     diff = run_ftlint("check", "--diff", "--unsafe-fixes", ".", cwd=copy)
     assert (diff.returncode, diff.stdout) == (0, "")
+
+
+def test_rule_docs_say_whether_and_how_safely_a_rule_fixes(run_ftlint):
+    fixable = run_ftlint("rule", "FTL101").stdout
+    assert "\nFix: unsafe (applied by --fix --unsafe-fixes)\n" in fixable
+    assert "## Fix safety" in fixable
+    assert "\nFix: safe or unsafe depending on the case" in run_ftlint("rule", "FTL205").stdout
+    assert "\nFix: none\n" in run_ftlint("rule", "FTL201").stdout
