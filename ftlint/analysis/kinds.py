@@ -46,7 +46,12 @@ _OTHER_MODULE_CLASSES = (
     "transformers.modeling_utils.PreTrainedModel",
 )
 _TRANSFORMERS_MODEL = re.compile(r"^(?!TF|Flax|DataCollator)[A-Z]\w*(Model|For[A-Z]\w*)$")
-_NOT_MODULES_IN_NN = ("torch.nn.functional.", "torch.nn.init.", "torch.nn.utils.", "torch.nn.attention.")
+_NOT_MODULES_IN_NN = (
+    "torch.nn.functional.",
+    "torch.nn.init.",
+    "torch.nn.utils.",
+    "torch.nn.attention.",
+)
 _PARAMETER_CLASSES = frozenset(
     {
         "torch.nn.Parameter",
@@ -177,8 +182,11 @@ def _call_kind(ctx, call: cst.Call, env: Env) -> str | None:  # noqa: ANN001
     return None
 
 
-def loop_kind(ctx, iterable: cst.BaseExpression, env: Env) -> tuple[str | None, bool]:  # noqa: ANN001
-    """What a `for` loop over `iterable` binds, and whether its target is `(name, item)`."""
+def loop_kind(
+    ctx, iterable: cst.BaseExpression, env: Env  # noqa: ANN001
+) -> tuple[str | None, tuple[int, ...]]:
+    """What a `for` loop over `iterable` binds, and where in the target: `()` for the
+    whole target, `(1,)` for `m` in `name, m`, `(1, 1)` for `i, (name, m)`."""
     node = iterable
     if (
         isinstance(node, cst.Call)
@@ -186,21 +194,20 @@ def loop_kind(ctx, iterable: cst.BaseExpression, env: Env) -> tuple[str | None, 
         and node.func.value == "enumerate"
         and node.args
     ):
-        kind, _ = loop_kind(ctx, node.args[0].value, env)
-        return kind, True
-    while (
-        isinstance(node, (cst.Call, cst.Subscript))
-        and (
-            isinstance(node, cst.Subscript)
-            or (isinstance(node.func, cst.Name) and node.func.value in _PASS_THROUGH and node.args)
-        )
+        kind, where = loop_kind(ctx, node.args[0].value, env)
+        return kind, (1, *where)
+    while isinstance(node, cst.Subscript) or (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Name)
+        and node.func.value in _PASS_THROUGH
+        and node.args
     ):
         node = node.value if isinstance(node, cst.Subscript) else node.args[0].value
     if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
         method = node.func.attr.value
         if method in _MODULE_ITERATORS:
-            return MODULE, method.startswith("named_")
-    return None, False
+            return MODULE, (1,) if method.startswith("named_") else ()
+    return None, ()
 
 
 def _annotation_kind(ctx, annotation: cst.Annotation | None) -> str | None:  # noqa: ANN001
@@ -254,13 +261,17 @@ class _KindWalker:
                 self.bind(node.target, kind or _annotation_kind(self.ctx, node.annotation))
             return
         if isinstance(node, cst.For):
-            kind, paired = loop_kind(self.ctx, node.iter, self.env)
-            target = node.target
-            if paired and isinstance(target, cst.Tuple) and len(target.elements) == 2:
-                self.bind(target, None)
-                self.bind(target.elements[1].value, kind)
-            else:
-                self.bind(target, kind if not paired else None)
+            kind, where = loop_kind(self.ctx, node.iter, self.env)
+            self.bind(node.target, None)
+            target: cst.BaseExpression | None = node.target
+            for index in where:
+                if isinstance(target, (cst.Tuple, cst.List)) and len(target.elements) == 2:
+                    target = target.elements[index].value
+                else:
+                    target = None
+                    break
+            if target is not None and kind is not None:
+                self.bind(target, kind)
             return
         _, binds = names_used(node)
         for name in binds:

@@ -1,0 +1,441 @@
+from __future__ import annotations
+
+import libcst as cst
+
+from ftlint.analysis.scopes import names_used, nodes_in
+from ftlint.analysis.spelling import closest
+from ftlint.analysis.values import string_value
+from ftlint.data.optimizer_signatures import OPTIMIZERS, TORCH_VERSION
+from ftlint.analysis.optimizers import OPTIMIZER_TOKENS
+from ftlint.rules.base import Rule
+
+# `torch.optim.Adam` and `torch.optim.adam.Adam` both name Adam.
+_BY_QUALIFIED_NAME: dict[str, str] = {}
+for _name, _entry in OPTIMIZERS.items():
+    _BY_QUALIFIED_NAME[f"torch.optim.{_name}"] = _name
+    _BY_QUALIFIED_NAME[f"{_entry['module']}.{_name}"] = _name
+
+# Keys torch itself puts in a group besides the defaults.
+_ALWAYS_VALID_GROUP_KEYS = frozenset({"params", "param_names"})
+_LIST_METHODS = frozenset({"append", "extend", "insert"})
+
+
+def torch_optimizer(ctx, func: cst.BaseExpression) -> str | None:  # noqa: ANN001
+    """The `torch.optim` optimizer an expression names (`optim.Adam` -> "Adam"), or None."""
+    qualified = ctx.qualified_name(func)
+    return _BY_QUALIFIED_NAME.get(qualified) if qualified else None
+
+
+def _keywords(name: str) -> tuple[str, ...]:
+    return OPTIMIZERS[name]["keywords"]  # type: ignore[return-value]
+
+
+def _group_keys(name: str) -> frozenset[str]:
+    return frozenset(OPTIMIZERS[name]["group_keys"]) | _ALWAYS_VALID_GROUP_KEYS  # type: ignore[arg-type]
+
+
+# The optimizers people use most come first when a message names some.
+_POPULAR = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad")
+
+
+def _owners(key: str, exclude: str) -> list[str]:
+    """Other optimizers that take `key` as a hyperparameter, the popular ones first."""
+    names = [
+        name
+        for name, entry in OPTIMIZERS.items()
+        if name != exclude and key in entry["group_keys"]  # type: ignore[operator]
+    ]
+    return sorted(names, key=_rank)
+
+
+def _rank(name: str) -> tuple[int, str]:
+    return (_POPULAR.index(name) if name in _POPULAR else len(_POPULAR), name)
+
+
+def _owners_text(owners: list[str]) -> str:
+    return ", ".join(owners[:3]) + (" and others" if len(owners) > 3 else "")
+
+
+class _Group:
+    """A param-group literal: `{"params": ..., "lr": ...}` or `dict(params=..., lr=...)`."""
+
+    def __init__(self, node: cst.Dict | cst.Call) -> None:
+        self.node = node
+
+    def keys(self) -> list[tuple[str, cst.CSTNode]]:
+        found = []
+        if isinstance(self.node, cst.Dict):
+            for element in self.node.elements:
+                if isinstance(element, cst.DictElement):
+                    key = string_value(element.key)
+                    if key is not None:
+                        found.append((key, element.key))
+        else:
+            for arg in self.node.args:
+                if arg.keyword is not None:
+                    found.append((arg.keyword.value, arg))
+        return found
+
+
+def _as_group(node: cst.BaseExpression) -> _Group | None:
+    if isinstance(node, cst.Dict):
+        return _Group(node)
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "dict":
+        if not any(arg.keyword is None for arg in node.args):
+            return _Group(node)
+    return None
+
+
+class InvalidOptimizerArgument(Rule):
+    code = "FTL108"
+    name = "invalid-optimizer-argument"
+    # every torch.optim optimizer is reached through a name spelled with "optim"
+    tokens = ("optim",)
+    tokens = OPTIMIZER_TOKENS
+    message = (
+        "torch.optim.{cls}() takes no argument '{key}': building the optimizer raises "
+        "TypeError; {hint}"
+    )
+    group_message = (
+        "torch.optim.{cls} ignores the param-group key '{key}'{why}: it is stored in the "
+        "group silently and never read; {hint}"
+    )
+    docs = f"""\
+## What it does
+Checks calls of the `torch.optim` optimizers (`SGD`, `Adam`, `AdamW`, ... every optimizer
+of torch {TORCH_VERSION}) against their constructors:
+
+- a keyword the constructor does not take: `Adam(params, momentum=0.9)`, the typo
+  `weight_decy=`;
+- a key of a param-group dict (`{{"params": ..., "lr": ...}}`, given directly, through a
+  name bound to the list or dict earlier, or to `optimizer.add_param_group`) that is a
+  hyperparameter of another optimizer (`"momentum"` for Adam, `"betas"` for SGD) or a
+  near miss of a key the optimizer reads (`"weight_decy"`, `"Lr"`).
+
+Custom group keys (`"lr_scale"`, `"name"`, `"layer_id"`) are legitimate: schedulers and
+training loops read them, so they are not reported. Calls with `**kwargs` are checked only
+for their explicit keywords; optimizers outside `torch.optim` are not checked.
+
+## Why is this bad?
+An unknown keyword raises `TypeError` when the optimizer is built, so it is found at
+once, but the message does not say what to write instead: Adam's momentum is the first of
+`betas`. An unknown key in a param group is worse: the optimizer stores it in the group
+and never reads it. Nothing raises, and that group trains with the default instead of
+the value you chose (no weight decay, no momentum, the wrong learning rate).
+
+## Example
+```python
+optimizer = torch.optim.Adam(
+    [
+        {{"params": model.backbone.parameters(), "lr": 1e-5, "momentum": 0.9}},
+        {{"params": model.head.parameters(), "weight_decy": 1e-4}},
+    ],
+    lr=1e-3,
+    momentum=0.9,
+)
+```
+
+## Use instead
+```python
+optimizer = torch.optim.Adam(
+    [
+        {{"params": model.backbone.parameters(), "lr": 1e-5, "betas": (0.9, 0.999)}},
+        {{"params": model.head.parameters(), "weight_decay": 1e-4}},
+    ],
+    lr=1e-3,
+    betas=(0.9, 0.999),
+)
+```
+
+## References
+- [torch.optim: per-parameter options](https://pytorch.org/docs/stable/optim.html#per-parameter-options)
+- [torch.optim.Adam](https://pytorch.org/docs/stable/generated/torch.optim.Adam.html)
+"""
+    valid = (
+        # every keyword the constructors take, positional hyperparameters
+        """\
+import torch
+opt = torch.optim.SGD(model.parameters(), 0.1, 0.9, nesterov=True, weight_decay=1e-4)
+opt = torch.optim.Adam(params=model.parameters(), lr=1e-3, betas=(0.9, 0.99), fused=True)
+opt = torch.optim.AdamW(model.parameters(), lr=1e-3, amsgrad=True, foreach=False)
+opt = torch.optim.RMSprop(model.parameters(), lr=1e-3, momentum=0.9, centered=True)
+""",
+        # the seeds' per-group learning rates, with the keys SGD reads
+        """\
+import torch.optim as optim
+optimizer = optim.SGD([
+    {"params": base_params},
+    {"params": model.fc.parameters(), "lr": 1e-2},
+], lr=1e-3, momentum=0.9)
+""",
+        # custom group keys that schedulers and loops read
+        """\
+from torch.optim import AdamW
+groups = [
+    {"params": decay, "weight_decay": 0.01, "name": "decay", "lr_scale": 0.5},
+    {"params": no_decay, "weight_decay": 0.0, "layer_id": 3, "initial_lr": 1e-4},
+]
+opt = AdamW(groups, lr=1e-4)
+""",
+        # **kwargs, computed keys, dict unpacking
+        """\
+import torch
+opt = torch.optim.Adam(model.parameters(), **cfg.optimizer)
+opt = torch.optim.Adam([{"params": p, **extra, key: 1.0}], lr=cfg.lr)
+""",
+        # optimizers that are not torch.optim's, or that ftlint cannot resolve
+        """\
+import torch
+import bitsandbytes as bnb
+from transformers import Adafactor
+opt = bnb.optim.AdamW8bit(model.parameters(), lr=1e-4, percentile_clipping=5)
+opt = Adafactor(model.parameters(), scale_parameter=False, relative_step=False)
+opt = getattr(torch.optim, cfg.name)(model.parameters(), momentum=0.9)
+opt = MyAdam([{"params": p, "momentum": 0.9}])
+""",
+        # a name for the groups rebound to something unknown before the call
+        """\
+import torch
+groups = [{"params": p, "momentum": 0.9}]
+groups = build_groups(model)
+opt = torch.optim.Adam(groups)
+""",
+        # a keyword AdamW takes; AdamW reads decoupled_weight_decay from a group too
+        """\
+import torch
+opt = torch.optim.AdamW([{"params": p, "decoupled_weight_decay": False}], weight_decay=0.01)
+""",
+    )
+    invalid = (
+        # the seed: Adam with momentum, per-group learning rates
+        """\
+import torch
+optimizer = torch.optim.Adam([{'params': base_params, 'lr': 1e-6},
+                              {'params': model.decoder.parameters()}
+                              ],
+                              lr=1e-4, momentum=0.9)  # expect: FTL108
+""",
+        # typos and another optimizer's keyword, aliased imports
+        """\
+from torch.optim import AdamW as AW
+import torch.optim as optim
+opt = AW(model.parameters(), lr=1e-4, weight_decy=0.01)  # expect: FTL108
+opt = optim.SGD(model.parameters(), lr=0.1, betas=(0.9, 0.999))  # expect: FTL108
+opt = optim.adam.Adam(model.parameters(), nesterov=True)  # expect: FTL108
+""",
+        # group keys: another optimizer's hyperparameter, a near miss; dict() groups
+        """\
+import torch
+opt = torch.optim.Adam(
+    [
+        {"params": model.backbone.parameters(), "lr": 1e-5, "momentum": 0.9},  # expect: FTL108
+        {"params": model.head.parameters(), "weight_decy": 1e-4},  # expect: FTL108
+        dict(params=model.neck.parameters(), Lr=1e-4),  # expect: FTL108
+    ],
+    lr=1e-3,
+)
+""",
+        # groups built in a list first, one of them through a name; add_param_group
+        """\
+from torch import optim
+head = {"params": model.head.parameters(), "betas": (0.9, 0.99)}  # expect: FTL108
+groups = [{"params": model.body.parameters(), "eps": 1e-8}, head]  # expect: FTL108
+groups.append({"params": model.neck.parameters(), "lr_decay": 0.1})  # expect: FTL108
+opt = optim.SGD(groups, lr=0.1, momentum=0.9)
+opt.add_param_group({"params": model.extra.parameters(), "momentun": 0.9})  # expect: FTL108
+""",
+        # inside a method, with **kwargs next to a wrong explicit keyword
+        """\
+import torch
+class Module:
+    def configure_optimizers(self):
+        return torch.optim.AdamW(self.parameters(), momentum=0.9, **self.kw)  # expect: FTL108
+""",
+    )
+
+    def visit_Module(self, node: cst.Module) -> None:
+        self._seen: set[int] = set()
+        for owner in self.ctx.scopes:
+            _ScopeCheck(self).run(self.ctx.steps(owner))
+
+    # -- checks --------------------------------------------------------------------------
+
+    def check_call(self, cls: str, call: cst.Call, groups: list[_Group]) -> None:
+        valid = _keywords(cls)
+        for arg in call.args:
+            if arg.keyword is None or arg.keyword.value in valid:
+                continue
+            key = arg.keyword.value
+            self._report(arg, self.message.format(cls=cls, key=key, hint=self._hint(cls, key)))
+        for group in groups:
+            self.check_group(cls, group)
+
+    def check_group(self, cls: str, group: _Group) -> None:
+        valid = _group_keys(cls)
+        for key, node in group.keys():
+            if key in valid:
+                continue
+            near = closest(key, sorted(valid - _ALWAYS_VALID_GROUP_KEYS))
+            owners = _owners(key, cls)
+            if near is not None:
+                why = ""
+                hint = f"did you mean '{near}'? That group now gets the optimizer-wide {near}"
+            elif owners:
+                why = f" (a hyperparameter of {_owners_text(owners)})"
+                hint = self._group_hint(cls, key)
+            else:
+                continue  # a custom key of the training code
+            self._report(
+                node, self.group_message.format(cls=cls, key=key, why=why, hint=hint)
+            )
+
+    def _hint(self, cls: str, key: str) -> str:
+        valid = _keywords(cls)
+        near = closest(key, [k for k in valid if k != "params"])
+        if near is not None:
+            return f"did you mean {near}=?"
+        if key == "momentum" and "betas" in valid:
+            return f"{cls}'s momentum is the first of betas, e.g. betas=(0.9, 0.999)"
+        owners = _owners(key, cls)
+        if owners:
+            return f"it is an argument of {_owners_text(owners)}: drop it or use one of those"
+        takes = ", ".join(k for k in valid if k != "params")
+        return f"{cls} takes {takes}"
+
+    def _group_hint(self, cls: str, key: str) -> str:
+        if key == "momentum" and "betas" in _group_keys(cls):
+            return "set 'betas': (0.9, 0.999) in the group for Adam-style momentum"
+        return f"drop it, or set a key {cls} reads"
+
+    def _report(self, node: cst.CSTNode, message: str) -> None:
+        if id(node) not in self._seen:
+            self._seen.add(id(node))
+            self.report(node, message)
+
+
+class _ScopeCheck:
+    """Walks one scope in order, remembering names bound to group literals and optimizers."""
+
+    def __init__(self, rule: InvalidOptimizerArgument) -> None:
+        self.rule = rule
+        self.ctx = rule.ctx
+        self.lists: dict[str, list[_Group]] = {}
+        self.dicts: dict[str, _Group] = {}
+        self.optimizers: dict[str, str] = {}
+
+    def run(self, steps) -> None:  # noqa: ANN001
+        for step in steps:
+            for call in nodes_in(step.node, cst.Call):
+                self._call(call)
+            self._bind(step.node)
+
+    def _call(self, call: cst.Call) -> None:
+        func = call.func
+        cls = torch_optimizer(self.ctx, func)
+        if cls is not None:
+            self.rule.check_call(cls, call, self._groups(self._params_arg(call)))
+            return
+        if (
+            self.ctx.qualified_name(func) == "functools.partial"
+            and call.args
+            and call.args[0].keyword is None
+        ):
+            cls = torch_optimizer(self.ctx, call.args[0].value)
+            if cls is not None:
+                self.rule.check_call(cls, call, [])
+            return
+        if (
+            isinstance(func, cst.Attribute)
+            and func.attr.value == "add_param_group"
+            and isinstance(func.value, cst.Name)
+            and func.value.value in self.optimizers
+            and call.args
+        ):
+            group = self._group(call.args[0].value)
+            if group is not None:
+                self.rule.check_group(self.optimizers[func.value.value], group)
+
+    @staticmethod
+    def _params_arg(call: cst.Call) -> cst.BaseExpression | None:
+        for arg in call.args:
+            if arg.keyword is not None and arg.keyword.value == "params":
+                return arg.value
+        first = call.args[0] if call.args else None
+        if first is not None and first.keyword is None and not first.star:
+            return first.value
+        return None
+
+    def _group(self, node: cst.BaseExpression) -> _Group | None:
+        if isinstance(node, cst.Name):
+            return self.dicts.get(node.value)
+        return _as_group(node)
+
+    def _groups(self, node: cst.BaseExpression | None) -> list[_Group]:
+        if node is None:
+            return []
+        if isinstance(node, cst.Name) and node.value in self.lists:
+            return list(self.lists[node.value])
+        if isinstance(node, (cst.List, cst.Tuple)):
+            found = []
+            for element in node.elements:
+                if isinstance(element, cst.StarredElement):
+                    continue
+                group = self._group(element.value)
+                if group is not None:
+                    found.append(group)
+            return found
+        if isinstance(node, (cst.ListComp, cst.GeneratorExp)):
+            group = _as_group(node.elt)
+            return [group] if group is not None else []
+        return []
+
+    def _bind(self, stmt: cst.CSTNode) -> None:
+        kept: set[str] = set()
+        if isinstance(stmt, cst.Assign) and len(stmt.targets) == 1:
+            target = stmt.targets[0].target
+            if isinstance(target, cst.Name):
+                name = target.value
+                self._forget(name)
+                value = stmt.value
+                group = self._group(value) if not isinstance(value, cst.Name) else None
+                if group is not None:
+                    self.dicts[name] = group
+                elif isinstance(value, (cst.List, cst.Tuple, cst.ListComp)):
+                    self.lists[name] = self._groups(value)
+                elif isinstance(value, cst.Call):
+                    cls = torch_optimizer(self.ctx, value.func)
+                    if cls is not None:
+                        self.optimizers[name] = cls
+                kept.add(name)
+        elif isinstance(stmt, cst.Expr) and isinstance(stmt.value, cst.Call):
+            func = stmt.value.func
+            if (
+                isinstance(func, cst.Attribute)
+                and func.attr.value in _LIST_METHODS
+                and isinstance(func.value, cst.Name)
+                and func.value.value in self.lists
+            ):
+                added = [a.value for a in stmt.value.args if a.keyword is None]
+                if func.attr.value == "insert":
+                    added = added[1:]
+                for value in added:
+                    if func.attr.value == "extend":
+                        self.lists[func.value.value].extend(self._groups(value))
+                    else:
+                        group = self._group(value)
+                        if group is not None:
+                            self.lists[func.value.value].append(group)
+        elif isinstance(stmt, cst.AugAssign) and isinstance(stmt.target, cst.Name):
+            name = stmt.target.value
+            if name in self.lists and isinstance(stmt.operator, cst.AddAssign):
+                self.lists[name].extend(self._groups(stmt.value))
+                kept.add(name)
+        _, binds = names_used(stmt)
+        for bound in binds:
+            if bound.value not in kept:
+                self._forget(bound.value)
+
+    def _forget(self, name: str) -> None:
+        self.lists.pop(name, None)
+        self.dicts.pop(name, None)
+        self.optimizers.pop(name, None)

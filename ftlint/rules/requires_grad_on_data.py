@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import libcst as cst
+
+from ftlint.rules.base import Rule
+
+
+def _data_owner(node: cst.BaseExpression) -> cst.BaseExpression | None:
+    """For `p.data`, the expression `p`; None for anything else."""
+    if isinstance(node, cst.Attribute) and node.attr.value == "data":
+        return node.value
+    return None
+
+
+class RequiresGradOnData(Rule):
+    code = "FTL105"
+    name = "requires-grad-on-data"
+    tokens = ("requires_grad",)
+    tokens = ("requires_grad",)
+    message = (
+        "{owner}.data is a new tensor on every access, so setting requires_grad on it "
+        "changes nothing: {owner} stays trainable; write {fix}"
+    )
+    docs = """\
+## What it does
+Finds `p.data.requires_grad = ...` and `p.data.requires_grad_(...)` used as a statement.
+
+## Why is this bad?
+`p.data` returns a new tensor object that shares `p`'s storage but not its autograd
+flags. Setting `requires_grad` on it changes that throw-away object only: nothing
+raises, `p.requires_grad` is still `True`, and the parameter keeps receiving gradients
+and being updated by the optimizer.
+
+## Example
+```python
+for name, param in model.named_parameters():
+    if name.startswith("encoder."):
+        param.data.requires_grad = False
+```
+
+## Use instead
+```python
+for name, param in model.named_parameters():
+    if name.startswith("encoder."):
+        param.requires_grad = False
+```
+
+## References
+- [torch.Tensor.requires_grad_](https://pytorch.org/docs/stable/generated/torch.Tensor.requires_grad_.html)
+- [Autograd mechanics: locally disabling gradient computation](https://pytorch.org/docs/stable/notes/autograd.html#locally-disabling-gradient-computation)
+"""
+    valid = (
+        # on the parameter itself
+        """\
+for p in model.parameters():
+    p.requires_grad = False
+    p.requires_grad_(False)
+""",
+        # .data used for what it is for: in-place value changes without autograd
+        """\
+with torch.no_grad():
+    model.fc.weight.data.copy_(pretrained_fc)
+    model.fc.bias.data.zero_()
+print(p.data.requires_grad)
+""",
+        # a fresh leaf built from .data and kept: requires_grad_ on purpose
+        """\
+x = images.data.requires_grad_(True)
+adv = x + eps * x.grad.sign()
+""",
+        # another attribute called data that is rebuilt under a new name
+        """\
+batch.data = batch.data.to(device)
+""",
+    )
+    invalid = (
+        """\
+for name, param in model.named_parameters():
+    if name.startswith("encoder."):
+        param.data.requires_grad = False  # expect: FTL105
+""",
+        """\
+for p in model.backbone.parameters():
+    p.data.requires_grad_(False)  # expect: FTL105
+model.fc.weight.data.requires_grad_()  # expect: FTL105
+""",
+        # inside a method, a one-line body, a chained assignment
+        """\
+class Trainer:
+    def freeze(self):
+        for p in self.model.encoder.parameters(): p.data.requires_grad = False  # expect: FTL105
+        self.model.a.data.requires_grad = self.model.b.data.requires_grad = False  # expect: FTL105
+""",
+    )
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            attr = target.target
+            if isinstance(attr, cst.Attribute) and attr.attr.value == "requires_grad":
+                owner = _data_owner(attr.value)
+                if owner is not None:
+                    value = self.ctx.module.code_for_node(node.value)
+                    self._report(node, owner, f"requires_grad = {value}")
+                    return
+
+    def visit_Expr(self, node: cst.Expr) -> None:
+        call = node.value
+        if not (
+            isinstance(call, cst.Call)
+            and isinstance(call.func, cst.Attribute)
+            and call.func.attr.value == "requires_grad_"
+        ):
+            return
+        owner = _data_owner(call.func.value)
+        if owner is not None:
+            args = ", ".join(self.ctx.module.code_for_node(a).rstrip(", ") for a in call.args)
+            self._report(node, owner, f"requires_grad_({args})")
+
+    def _report(self, node: cst.CSTNode, owner: cst.BaseExpression, action: str) -> None:
+        text = self.ctx.module.code_for_node(owner)
+        if len(text) > 40 or "\n" in text:
+            text = "p"
+        if len(action) > 40 or "\n" in action:
+            action = "requires_grad = False"
+        self.report(node, self.message.format(owner=text, fix=f"{text}.{action}"))

@@ -1,0 +1,213 @@
+from __future__ import annotations
+
+import libcst as cst
+
+from ftlint.analysis.kinds import MODULE, kind_of, scope_kinds
+from ftlint.analysis.scopes import nodes_in
+from ftlint.analysis.values import string_value
+from ftlint.rules.base import Rule
+
+
+class RequiresGradOnModule(Rule):
+    code = "FTL106"
+    name = "requires-grad-on-module"
+    tokens = ("requires_grad",)
+    tokens = ("requires_grad",)
+    message = (
+        "{owner} is an nn.Module: {owner}.requires_grad = ... only sets a plain attribute, "
+        "no parameter is frozen or unfrozen and all keep training; call "
+        "{owner}.requires_grad_({flag})"
+    )
+    docs = """\
+## What it does
+Finds `m.requires_grad = False` (or `True`, or `setattr(m, "requires_grad", ...)`) where
+`m` is known to be an `nn.Module`: built in the file from `torch.nn`,
+`torchvision.models`, `timm.create_model`, a transformers model's `from_pretrained`, or a
+class of the file deriving from `nn.Module`; `self` in such a class; `self.x` assigned
+such a module in `__init__`; a loop variable over `m.modules()` or `m.children()`; a
+parameter annotated `nn.Module`.
+
+## Why is this bad?
+`requires_grad` is an attribute of tensors, not of modules. On a module the assignment
+stores a plain attribute that nothing reads: no error, every parameter keeps
+`requires_grad=True`, and the part you meant to freeze keeps training (and, with an
+optimizer over it, keeps moving). `Module.requires_grad_(False)` sets the flag on every
+parameter of the module.
+
+Tensors, parameters (`nn.Parameter(...)`, `m.weight`) and objects ftlint cannot tell
+are modules are not reported.
+
+## Example
+```python
+model = torchvision.models.resnet50(weights="DEFAULT")
+model.requires_grad = False
+model.fc = nn.Linear(2048, 10)
+```
+
+## Use instead
+```python
+model = torchvision.models.resnet50(weights="DEFAULT")
+model.requires_grad_(False)
+model.fc = nn.Linear(2048, 10)
+```
+
+## References
+- [torch.nn.Module.requires_grad_](https://pytorch.org/docs/stable/generated/torch.nn.Module.html#torch.nn.Module.requires_grad_)
+- [Finetuning torchvision models](https://pytorch.org/tutorials/beginner/finetuning_torchvision_models_tutorial.html)
+"""
+    valid = (
+        # the method on a module; the attribute on parameters and tensors
+        """\
+import torch
+import torch.nn as nn
+import torchvision
+model = torchvision.models.resnet18()
+model.requires_grad_(False)
+for p in model.parameters():
+    p.requires_grad = False
+w = nn.Parameter(torch.zeros(3))
+w.requires_grad = False
+x = torch.randn(2, 3)
+x.requires_grad = True
+model.fc.weight.requires_grad = False
+""",
+        # unknown objects: an attribute of a module may be a parameter, so not reported
+        """\
+import torchvision
+model = torchvision.models.resnet18()
+model.pos_embed.requires_grad = False
+backbone.requires_grad = False
+""",
+        # the name was rebound to a tensor
+        """\
+import torch.nn as nn
+layer = nn.Linear(4, 4)
+layer = layer.weight
+layer.requires_grad = False
+""",
+        # a class that is not a module
+        """\
+class Variable:
+    def detach_(self):
+        self._grad_fn = None
+        self.requires_grad = False
+""",
+        # self.x in __init__ is only a module when the file says so
+        """\
+import torch.nn as nn
+class Net(nn.Module):
+    def __init__(self, backbone, dim):
+        super().__init__()
+        self.backbone = backbone
+        self.scale = nn.Parameter(torch.ones(dim))
+
+    def freeze(self):
+        self.backbone.requires_grad = False
+        self.scale.requires_grad = False
+""",
+        # a parameter annotated as a tensor
+        """\
+import torch
+def freeze(t: torch.Tensor):
+    t.requires_grad = False
+""",
+    )
+    invalid = (
+        # a torchvision model, aliased imports
+        """\
+from torchvision import models
+import torch.nn as nn
+model = models.resnet50(weights=models.ResNet50_Weights.DEFAULT)
+model.requires_grad = False  # expect: FTL106
+model.fc = nn.Linear(2048, 10)
+model.fc.requires_grad = True  # expect: FTL106
+""",
+        # modules and children in a loop
+        """\
+import torch
+for child in list(model.children())[:-1]:
+    child.requires_grad = False  # expect: FTL106
+for name, m in model.named_modules():
+    if isinstance(m, torch.nn.BatchNorm2d):
+        m.requires_grad = False  # expect: FTL106
+""",
+        # self in a module class, self.x from __init__, a class deriving from one in the file
+        """\
+import torch.nn as nn
+import torchvision
+class Base(nn.Module):
+    pass
+
+class Head(Base):
+    def __init__(self):
+        super().__init__()
+        self.encoder = torchvision.models.vit_b_16()
+        self.proj = nn.Sequential(nn.Linear(768, 256), nn.ReLU())
+        self.encoder.requires_grad = False  # expect: FTL106
+
+    def freeze(self):
+        self.requires_grad = False  # expect: FTL106
+        self.proj.requires_grad = False  # expect: FTL106
+""",
+        # a module built from a class of the file, moved to a device; setattr; an annotation
+        """\
+import torch
+from torch import nn
+class Adapter(nn.Module):
+    pass
+
+adapter = Adapter().to("cuda")
+setattr(adapter, "requires_grad", False)  # expect: FTL106
+
+def freeze(module: nn.Module) -> None:
+    module.requires_grad = False  # expect: FTL106
+""",
+        # a module-level model used in a function, timm and transformers
+        """\
+import timm
+from transformers import AutoModelForSequenceClassification
+backbone = timm.create_model("resnet50", pretrained=True)
+bert = AutoModelForSequenceClassification.from_pretrained("bert-base-uncased")
+
+def setup():
+    backbone.requires_grad = False  # expect: FTL106
+    bert.bert.requires_grad = False
+    bert.requires_grad = False  # expect: FTL106
+""",
+    )
+
+    def visit_Module(self, node: cst.Module) -> None:
+        for owner in self.ctx.scopes:
+            kinds = scope_kinds(self.ctx, owner)
+            for step in self.ctx.steps(owner):
+                env = kinds[step.index]
+                stmt = step.node
+                if isinstance(stmt, cst.Assign):
+                    for target in stmt.targets:
+                        attr = target.target
+                        if isinstance(attr, cst.Attribute) and attr.attr.value == "requires_grad":
+                            if kind_of(self.ctx, attr.value, env) == MODULE:
+                                self._report(stmt, attr.value, stmt.value)
+                                break
+                for call in nodes_in(stmt, cst.Call):
+                    func = call.func
+                    if (
+                        isinstance(func, cst.Name)
+                        and func.value == "setattr"
+                        and len(call.args) == 3
+                        and not any(arg.star for arg in call.args)
+                        and string_value(call.args[1].value) == "requires_grad"
+                        and kind_of(self.ctx, call.args[0].value, env) == MODULE
+                    ):
+                        self._report(call, call.args[0].value, call.args[2].value)
+
+    def _report(
+        self, node: cst.CSTNode, owner: cst.BaseExpression, value: cst.BaseExpression
+    ) -> None:
+        text = self.ctx.module.code_for_node(owner)
+        if len(text) > 40 or "\n" in text:
+            text = "module"
+        flag = self.ctx.module.code_for_node(value)
+        if len(flag) > 30 or "\n" in flag:
+            flag = "False"
+        self.report(node, self.message.format(owner=text, flag=flag))

@@ -1,0 +1,220 @@
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+
+from ftlint.analysis.spelling import is_near_miss
+from ftlint.analysis.values import string_value
+from ftlint.rules.base import Rule
+from ftlint.walk import walk
+
+_INTENDED = "requires_grad"
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# `requires_grad_` not called: the one near miss that is also a real (method) name.
+_METHOD_NOT_CALLED = re.compile(r"requires_grad_(?!\w)(?!\s*\()")
+
+
+# The first pass: words as long as a near miss of requires_grad can be (13 +- 2).
+_CANDIDATE_WORDS = re.compile(r"(?<![\w-])[\w-]{11,15}(?![\w-])")
+
+
+def misspelled(attr: str) -> bool:
+    """`require_grad`, `requires_gard`, `requires_grads`, `requires_grad_`, ...: not the
+    real attribute, and not a longer name that merely starts alike."""
+    return is_near_miss(attr, _INTENDED)
+
+
+class _OwnNames(cst.CSTVisitor):
+    """Names the file declares as its own: parameters, keywords, class-level fields."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def visit_Param(self, node: cst.Param) -> None:
+        self.names.add(node.name.value)
+
+    def visit_Arg(self, node: cst.Arg) -> None:
+        if node.keyword is not None:
+            self.names.add(node.keyword.value)
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        for stmt in node.body.body if isinstance(node.body, cst.IndentedBlock) else ():
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    target = getattr(small, "target", None)
+                    if isinstance(small, cst.Assign) and len(small.targets) == 1:
+                        target = small.targets[0].target
+                    if isinstance(target, cst.Name):
+                        self.names.add(target.value)
+
+
+class RequiresGradTypo(Rule):
+    code = "FTL104"
+    name = "requires-grad-typo"
+
+    @classmethod
+    def may_report(cls, text: str) -> bool:
+        # A misspelling is no fixed word: look at each distinct word of its length.
+        return any(misspelled(word) for word in set(_CANDIDATE_WORDS.findall(text)))
+
+    message = (
+        "'{attr}' is not requires_grad: the assignment creates a new attribute, nothing is "
+        "frozen and the parameter keeps training; write {owner}.requires_grad = ..."
+    )
+    method_message = (
+        "assigning to the method requires_grad_ replaces it with a plain value on this "
+        "object and freezes nothing; write {owner}.requires_grad = False or call "
+        "{owner}.requires_grad_(False)"
+    )
+    docs = """\
+## What it does
+Finds an assignment to a misspelling of `requires_grad` (`p.require_grad = False`,
+`requires_gard`, `required_grad`, `requires_grads`, a different case) and an assignment
+to the method `requires_grad_` (`p.requires_grad_ = False`).
+
+## Why is this bad?
+Tensors and modules accept any new attribute, so nothing raises: the assignment simply
+creates an attribute nobody reads, and the parameter stays trainable. The layer you meant
+to freeze keeps training, silently. Assigning `requires_grad_ = False` also replaces the
+method with a bool on that object, so a later `p.requires_grad_(True)` fails with
+"'bool' object is not callable".
+
+Names that merely start alike (`require_gradient_checkpointing`), and names the file
+itself declares as its own (a function parameter, a keyword argument, a class field
+called `require_grad`), are not reported.
+
+## Example
+```python
+for p in model.backbone.parameters():
+    p.require_grad = False
+```
+
+## Use instead
+```python
+for p in model.backbone.parameters():
+    p.requires_grad = False
+```
+or, for a whole module, `model.backbone.requires_grad_(False)`.
+
+## References
+- [torch.Tensor.requires_grad](https://pytorch.org/docs/stable/generated/torch.Tensor.requires_grad.html)
+- [Autograd mechanics: locally disabling gradient computation](https://pytorch.org/docs/stable/notes/autograd.html#locally-disabling-gradient-computation)
+"""
+    valid = (
+        # the real attribute and the real method
+        """\
+for p in model.parameters():
+    p.requires_grad = False
+model.head.requires_grad_(True)
+""",
+        # names that merely start alike, and other real attributes
+        """\
+model.config.require_gradient_checkpointing = True
+model.gradient_checkpointing = True
+x.retains_grad
+y.retain_grad()
+""",
+        # reading a misspelled name is an AttributeError at run time, not silent
+        """\
+if p.require_grad:
+    print(p)
+""",
+        # an attribute the file declares as its own: a parameter and a keyword
+        """\
+class LayerSpec:
+    def __init__(self, require_grad=True):
+        self.require_grad = require_grad
+
+spec = LayerSpec(require_grad=False)
+spec.require_grad = True
+""",
+        # a class field of the same name
+        """\
+from dataclasses import dataclass
+
+@dataclass
+class FreezeConfig:
+    requires_grads: bool = False
+
+cfg = FreezeConfig()
+cfg.requires_grads = True
+""",
+        # a local variable of that name is not an attribute of a tensor
+        """\
+require_grad = False
+requires_grad_ = True
+""",
+    )
+    invalid = (
+        # the common typo, in the seeds' freezing loop
+        """\
+for name, param in model.named_parameters():
+    if "fc" not in name:
+        param.require_grad = False  # expect: FTL104
+""",
+        # swapped letters, an extra d, a trailing s, a different case
+        """\
+model.fc.weight.requires_gard = False  # expect: FTL104
+model.fc.bias.required_grad = False  # expect: FTL104
+model.embed.weight.requires_grads = False  # expect: FTL104
+model.pos.Requires_grad = False  # expect: FTL104
+""",
+        # assigning the method name
+        """\
+for p in model.encoder.parameters():
+    p.requires_grad_ = False  # expect: FTL104
+""",
+        # inside a method, chained assignment, setattr, a one-line loop
+        """\
+import torch.nn as nn
+class Net(nn.Module):
+    def freeze(self):
+        for p in self.backbone.parameters(): p.require_grad = False  # expect: FTL104
+        self.head.weight.require_grad = self.head.bias.require_grad = False  # expect: FTL104
+        setattr(self.proj.weight, "require_grad", False)  # expect: FTL104
+""",
+    )
+
+    @classmethod
+    def may_report(cls, text: str) -> bool:
+        """The first pass: whether any word of the text is a misspelling (a near miss
+        differs in length by at most two letters)."""
+        lo, hi = len(_INTENDED) - 2, len(_INTENDED) + 2
+        words = {w for w in _WORD.findall(text) if lo <= len(w) <= hi}
+        words.discard("requires_grad_")
+        if any(misspelled(word) for word in sorted(words)):
+            return True
+        return _METHOD_NOT_CALLED.search(text) is not None
+
+    def visit_Module(self, node: cst.Module) -> None:
+        collector = _OwnNames()
+        walk(node, collector)
+        self._own = collector.names
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            if isinstance(target.target, cst.Attribute):
+                if self._check(target.target.attr.value, target.target.value, node):
+                    return
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if node.value is not None and isinstance(node.target, cst.Attribute):
+            self._check(node.target.attr.value, node.target.value, node)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Name) and func.value == "setattr" and len(node.args) == 3:
+            attr = string_value(node.args[1].value)
+            if attr is not None and not node.args[0].star:
+                self._check(attr, node.args[0].value, node)
+
+    def _check(self, attr: str, owner: cst.BaseExpression, node: cst.CSTNode) -> bool:
+        if not misspelled(attr) or attr in self._own:
+            return False
+        text = self.ctx.module.code_for_node(owner)
+        owner_text = text if len(text) <= 40 and "\n" not in text else "p"
+        template = self.method_message if attr == "requires_grad_" else self.message
+        self.report(node, template.format(attr=attr, owner=owner_text))
+        return True
+
