@@ -52,6 +52,7 @@ class _OwnNames(cst.CSTVisitor):
 class RequiresGradTypo(Rule):
     code = "FTL104"
     name = "requires-grad-typo"
+    fix = "safe"
 
     @classmethod
     def may_report(cls, text: str) -> bool:
@@ -96,6 +97,12 @@ for p in model.backbone.parameters():
     p.requires_grad = False
 ```
 or, for a whole module, `model.backbone.requires_grad_(False)`.
+
+## Fix safety
+The fix renames the attribute to `requires_grad` (in `setattr`, the string too), which is
+what the code meant: the assignment then freezes (or unfreezes) the tensor as written. It
+is safe. On a module, `m.requires_grad = ...` is still no freeze: FTL106 then reports it,
+and its own fix turns it into `m.requires_grad_(...)`.
 
 ## References
 - [torch.Tensor.requires_grad](https://pytorch.org/docs/stable/generated/torch.Tensor.requires_grad.html)
@@ -187,6 +194,27 @@ class Net(nn.Module):
             return True
         return _METHOD_NOT_CALLED.search(text) is not None
 
+    fix_examples = (
+        (
+            """\
+for name, param in model.named_parameters():
+    if "fc" not in name:
+        param.require_grad = False  # freeze the backbone
+model.head.weight.requires_gard = model.head.bias.requires_grad_ = True
+setattr(model.proj.weight, 'require_grad', False)
+model.pos.Requires_grad: bool = False
+""",
+            """\
+for name, param in model.named_parameters():
+    if "fc" not in name:
+        param.requires_grad = False  # freeze the backbone
+model.head.weight.requires_grad = model.head.bias.requires_grad = True
+setattr(model.proj.weight, 'requires_grad', False)
+model.pos.requires_grad: bool = False
+""",
+        ),
+    )
+
     def visit_Module(self, node: cst.Module) -> None:
         collector = _OwnNames()
         walk(node, collector)
@@ -195,26 +223,39 @@ class Net(nn.Module):
     def visit_Assign(self, node: cst.Assign) -> None:
         for target in node.targets:
             if isinstance(target.target, cst.Attribute):
-                if self._check(target.target.attr.value, target.target.value, node):
+                attr = target.target.attr
+                if self._check(attr.value, target.target.value, node, attr):
                     return
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if node.value is not None and isinstance(node.target, cst.Attribute):
-            self._check(node.target.attr.value, node.target.value, node)
+            self._check(node.target.attr.value, node.target.value, node, node.target.attr)
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         if isinstance(func, cst.Name) and func.value == "setattr" and len(node.args) == 3:
             attr = string_value(node.args[1].value)
             if attr is not None and not node.args[0].star:
-                self._check(attr, node.args[0].value, node)
+                self._check(attr, node.args[0].value, node, node.args[1].value)
 
-    def _check(self, attr: str, owner: cst.BaseExpression, node: cst.CSTNode) -> bool:
+    def _check(
+        self, attr: str, owner: cst.BaseExpression, node: cst.CSTNode, spelled: cst.CSTNode
+    ) -> bool:
         if not misspelled(attr) or attr in self._own:
             return False
         text = self.ctx.module.code_for_node(owner)
         owner_text = text if len(text) <= 40 and "\n" not in text else "p"
         template = self.method_message if attr == "requires_grad_" else self.message
-        self.report(node, template.format(attr=attr, owner=owner_text))
+        self.report(node, template.format(attr=attr, owner=owner_text), self._fix(spelled))
         return True
+
+    def _fix(self, spelled: cst.CSTNode):  # noqa: ANN202 - Fix | None
+        """Respell the attribute name, or the string naming it in `setattr`."""
+        if isinstance(spelled, cst.Name):
+            new = _INTENDED
+        elif isinstance(spelled, cst.SimpleString) and not spelled.prefix:
+            new = f"{spelled.quote}{_INTENDED}{spelled.quote}"
+        else:  # a concatenated or f-string: leave it to the author
+            return None
+        return self.fix_with(f"write {_INTENDED}", self.replace(spelled, new))
 
