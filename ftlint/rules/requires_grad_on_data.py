@@ -15,6 +15,7 @@ def _data_owner(node: cst.BaseExpression) -> cst.BaseExpression | None:
 class RequiresGradOnData(Rule):
     code = "FTL105"
     name = "requires-grad-on-data"
+    fix = "safe"
     tokens = ("requires_grad",)
     tokens = ("requires_grad",)
     message = (
@@ -45,6 +46,10 @@ for name, param in model.named_parameters():
         param.requires_grad = False
 ```
 
+## Fix safety
+The fix drops `.data`, so that the flag is set on the parameter itself, as the code meant.
+It is safe.
+
 ## References
 - [torch.Tensor.requires_grad_](https://pytorch.org/docs/stable/generated/torch.Tensor.requires_grad_.html)
 - [Autograd mechanics: locally disabling gradient computation](https://pytorch.org/docs/stable/notes/autograd.html#locally-disabling-gradient-computation)
@@ -73,6 +78,24 @@ adv = x + eps * x.grad.sign()
 batch.data = batch.data.to(device)
 """,
     )
+    fix_examples = (
+        (
+            """\
+for name, param in model.named_parameters():
+    if name.startswith("encoder."):
+        param.data.requires_grad = False  # freeze
+model.fc.weight.data.requires_grad_()
+self.model.a.data.requires_grad = (self.model.b.data).requires_grad = False
+""",
+            """\
+for name, param in model.named_parameters():
+    if name.startswith("encoder."):
+        param.requires_grad = False  # freeze
+model.fc.weight.requires_grad_()
+self.model.a.requires_grad = self.model.b.requires_grad = False
+""",
+        ),
+    )
     invalid = (
         """\
 for name, param in model.named_parameters():
@@ -100,7 +123,7 @@ class Trainer:
                 owner = _data_owner(attr.value)
                 if owner is not None:
                     value = self.ctx.module.code_for_node(node.value)
-                    self._report(node, owner, f"requires_grad = {value}")
+                    self._report(node, owner, f"requires_grad = {value}", attr.value)
                     return
 
     def visit_Expr(self, node: cst.Expr) -> None:
@@ -114,12 +137,15 @@ class Trainer:
         owner = _data_owner(call.func.value)
         if owner is not None:
             args = ", ".join(self.ctx.module.code_for_node(a).rstrip(", ") for a in call.args)
-            self._report(node, owner, f"requires_grad_({args})")
+            self._report(node, owner, f"requires_grad_({args})", call.func.value)
 
-    def _report(self, node: cst.CSTNode, owner: cst.BaseExpression, action: str) -> None:
+    def _report(
+        self, node: cst.CSTNode, owner: cst.BaseExpression, action: str, data: cst.CSTNode
+    ) -> None:
         text = self.ctx.module.code_for_node(owner)
         if len(text) > 40 or "\n" in text:
             text = "p"
         if len(action) > 40 or "\n" in action:
             action = "requires_grad = False"
-        self.report(node, self.message.format(owner=text, fix=f"{text}.{action}"))
+        fix = self.fix_with("drop .data", self.replace(data, owner))
+        self.report(node, self.message.format(owner=text, fix=f"{text}.{action}"), fix)
