@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import io
 import re
 import tokenize
@@ -98,6 +99,22 @@ class _Dispatcher(cst.CSTVisitor):
         self._call(self.leaves, original_node)
 
 
+def rules_for_text(text: str, rule_types: Iterable[type[Rule]]) -> list[type[Rule]]:
+    """The first pass: the static rules that may report something in `text`, by the
+    tokens each declares. Substring tests on the text cost far less than a parse."""
+    return [rule for rule in rule_types if not rule.runtime_only and rule.may_report(text)]
+
+
+def check_syntax(text: str) -> None:
+    """Raise SourceError exactly where and as `parse` would, for a file no rule needs
+    parsed. Python's own parser, many times faster, accepts almost every file; only one
+    it rejects goes to libcst, so the message is libcst's either way."""
+    try:
+        compile(text, "<source>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        parse(text)
+
+
 def lint_module(path: str, module: cst.Module, rule_types: Iterable[type[Rule]]) -> list[Finding]:
     ctx = FileContext(path, module)
     rules = [rule_type(ctx) for rule_type in rule_types if not rule_type.runtime_only]
@@ -108,19 +125,31 @@ def lint_module(path: str, module: cst.Module, rule_types: Iterable[type[Rule]])
             _file_finding(path, INTERNAL_ERROR, f"internal error in {rule.code}: {reason}")
         )
 
+    dispatcher = _Dispatcher(rules, on_crash)
     try:
-        walk(module, _Dispatcher(rules, on_crash))
+        if set(dispatcher.visits).union(dispatcher.leaves) <= {"Module"}:
+            # Rules that analyse whole scopes themselves need no walk of the tree.
+            dispatcher.on_visit(module)
+            dispatcher.on_leave(module)
+        else:
+            walk(module, dispatcher)
     except RecursionError:
         ctx.findings.append(_file_finding(path, INTERNAL_ERROR, "internal error: nesting too deep"))
     return ctx.findings
 
 
 def lint_source(
-    path: str, data: bytes | str, rule_types: Iterable[type[Rule]]
+    path: str, data: bytes | str, rule_types: Iterable[type[Rule]], first_pass: bool = True
 ) -> list[Finding]:
-    """Findings for one file, noqa applied, sorted by position. Never raises for bad input."""
+    """Findings for one file, noqa applied, sorted by position. Never raises for bad input.
+    `first_pass=False` runs every rule whatever its tokens (the tests compare the two)."""
     try:
         text = decode_source(data) if isinstance(data, bytes) else data
+        if first_pass:
+            rule_types = rules_for_text(text, rule_types)
+            if not rule_types:
+                check_syntax(text)
+                return []
         module = parse(text)
     except SourceError as error:
         message = f"could not parse: {error}"

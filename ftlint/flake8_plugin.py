@@ -11,7 +11,7 @@ import ast
 from collections.abc import Iterator, Sequence
 
 from ftlint import __version__
-from ftlint.engine import PARSE_ERROR, SourceError, lint_module, parse
+from ftlint.engine import PARSE_ERROR, SourceError, lint_module, parse, rules_for_text
 from ftlint.rules import ALL_RULES
 
 
@@ -24,12 +24,16 @@ class Flake8Plugin:
         self.filename = filename
 
     def run(self) -> Iterator[tuple[int, int, str, type]]:
+        text = "".join(self.lines)
+        rules = rules_for_text(text, ALL_RULES)  # the first pass: most files stop here
+        if not rules:
+            return
         try:
-            module = parse("".join(self.lines))
+            module = parse(text)
         except SourceError:
             return
         # flake8 does the selection (--select/--ignore/--extend-select) and the noqa itself.
-        for finding in lint_module(self.filename, module, ALL_RULES):
+        for finding in lint_module(self.filename, module, rules):
             if finding.code == PARSE_ERROR[0]:
                 continue
             message = f"{finding.code} {finding.message}"

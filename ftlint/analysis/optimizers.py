@@ -31,6 +31,11 @@ _KNOWN_OPTIMIZERS = frozenset(
 )
 
 
+# The first pass: every name above contains one of these words, so a file without any of
+# them builds no optimizer ftlint knows. Keep in step with the lists above.
+OPTIMIZER_TOKENS = ("optim", "deepspeed", "lion_pytorch", "Adafactor", "AdamW")
+
+
 def is_optimizer_name(qualified: str) -> bool:
     if qualified.startswith(_NOT_OPTIMIZERS):
         return False

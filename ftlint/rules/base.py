@@ -47,6 +47,12 @@ class Rule:
     # its `after`. The test suite also checks that fixing `after` changes nothing.
     fix_examples: ClassVar[tuple[tuple[str, str], ...]] = ()
 
+    @classmethod
+    def may_report(cls, text: str) -> bool:
+        """The first pass: False only when this rule surely finds nothing in `text`. A rule
+        whose trigger is not a fixed word (a misspelling) overrides this instead."""
+        return cls.tokens is None or any(token in text for token in cls.tokens)
+
     def __init__(self, ctx: FileContext) -> None:
         self.ctx = ctx
 
@@ -59,14 +65,18 @@ class Rule:
         """An edit putting `new` where `node` is, parentheses around `node` included (as
         in `code_for_node(node)`). A node is rendered by libcst, so the whitespace and
         comments it carries (taken from the original) stay as they were."""
+        return self.replace_span(node, node, new)
+
+    def replace_span(self, first: cst.CSTNode, last: cst.CSTNode, new: cst.CSTNode | str) -> Edit:
+        """An edit putting `new` from the start of `first` to the end of `last`."""
         positions = self.ctx.positions
-        start = positions[node].start
-        end = positions[node].end
+        start = positions[first].start
+        end = positions[last].end
         # libcst's range of an expression leaves out its own parentheses.
-        if getattr(node, "lpar", None):
-            start = positions[node.lpar[0]].start
-        if getattr(node, "rpar", None):
-            end = positions[node.rpar[-1]].end
+        if getattr(first, "lpar", None):
+            start = positions[first.lpar[0]].start
+        if getattr(last, "rpar", None):
+            end = positions[last.rpar[-1]].end
         content = new if isinstance(new, str) else self.ctx.module.code_for_node(new)
         return Edit(start.line, start.column + 1, end.line, end.column + 1, content)
 

@@ -117,6 +117,8 @@ def _consumers(step: Step) -> list[tuple[cst.Name, cst.CSTNode]]:
 class ExhaustedParameterIterator(Rule):
     code = "FTL109"
     name = "exhausted-parameter-iterator"
+    # the iterators tracked come from .parameters()/.named_parameters()
+    tokens = ("parameters",)
     fix = "mixed"
     message_again = (
         "'{name}' (line {bound}) is a one-shot iterator already consumed at line {first}: "

@@ -30,6 +30,8 @@ def _parameters_call(node: cst.BaseExpression | None) -> str | None:
 class FrozenParamsInOptimizer(Rule):
     code = "FTL101"
     name = "frozen-params-in-optimizer"
+    # a freeze is a requires_grad assignment or requires_grad_ call
+    tokens = ("requires_grad",)
     fix = "unsafe"
     message = (
         "optimizer is given parameters frozen at line {line}: they are skipped only while "

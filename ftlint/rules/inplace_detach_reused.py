@@ -9,6 +9,7 @@ from ftlint.rules.base import Rule
 class InplaceDetachReused(Rule):
     code = "FTL301"
     name = "inplace-detach-reused"
+    tokens = ("detach_",)
     message = (
         "{name}.detach_() cuts {name} off the graph for every holder, so the later use at "
         "line {line} sends no gradient to whatever computed it; use {name}.detach() where "

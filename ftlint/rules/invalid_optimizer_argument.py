@@ -120,8 +120,8 @@ for their explicit keywords; optimizers outside `torch.optim` are not checked.
 An unknown keyword raises `TypeError` when the optimizer is built, so it is found at
 once, but the message does not say what to write instead: Adam's momentum is the first of
 `betas`. An unknown key in a param group is worse: the optimizer stores it in the group
-and never reads it. Nothing raises, and that group trains with the default instead of
-the value you chose (no weight decay, no momentum, the wrong learning rate).
+and never reads it. Nothing raises, and that group trains with the optimizer-wide value
+instead of the one you chose (no weight decay, no momentum, the wrong learning rate).
 
 ## Example
 ```python

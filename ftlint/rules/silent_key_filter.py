@@ -122,6 +122,7 @@ def _mentions_drop(node: cst.CSTNode) -> bool:
 class SilentKeyFilter(Rule):
     code = "FTL202"
     name = "silent-key-filter"
+    tokens = ("state_dict",)  # model_dict comes from a state_dict() call
     message = (
         "this comprehension keeps only the checkpoint keys the model has and drops the rest "
         "without a word: a renamed layer, a changed shape or a 'module.' prefix leaves those "

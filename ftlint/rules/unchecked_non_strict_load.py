@@ -27,6 +27,7 @@ def non_strict_load(call: cst.Call) -> bool:
 class UncheckedNonStrictLoad(Rule):
     code = "FTL201"
     name = "unchecked-non-strict-load"
+    tokens = ("load_state_dict",)
     message = (
         "load_state_dict(strict=False) result is ignored: missing and unexpected keys are "
         "dropped silently, and a 'module.' or '_orig_mod.' key prefix loads nothing at all; "

@@ -25,6 +25,7 @@ def _weights_only_false(call: cst.Call) -> bool:
 class UnsafeTorchLoad(Rule):
     code = "FTL203"
     name = "unsafe-torch-load"
+    tokens = ("weights_only",)
     message = (
         "torch.load(weights_only=False) unpickles arbitrary objects, so a crafted checkpoint "
         "runs code while it loads; save state_dict()s and load them with weights_only=True "

@@ -120,6 +120,7 @@ def _is_name(node: cst.BaseExpression, name: str) -> bool:
 class WholeModulePickle(Rule):
     code = "FTL204"
     name = "whole-module-pickle"
+    tokens = ("save", "load")  # torch.save / torch.load, under any alias, name them
     message = (
         "torch.save() is given a whole nn.Module: the pickle refers to its class by import "
         "path, breaks when that code moves or changes, and torch.load refuses it by default "

@@ -1,0 +1,76 @@
+"""The speed paths never change what is found: the first pass (rule tokens), the lazy
+positions, the syntax check of files no rule needs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import libcst as cst
+import pytest
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from ftlint.context import Positions
+from ftlint.engine import lint_source, rules_for_text
+from ftlint.rules import ALL_RULES
+from ftlint.rules.base import Rule
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+STATIC_RULES = [rule for rule in ALL_RULES if not rule.runtime_only]
+
+
+def _examples():
+    for path in sorted(FIXTURES.glob("*.py")):
+        yield path.name, path.read_bytes()
+    for rule in STATIC_RULES:
+        for index, source in enumerate((*rule.valid, *rule.invalid)):
+            yield f"{rule.code}-{index}", source
+        for index, (before, after) in enumerate(getattr(rule, "fix_examples", ())):
+            yield f"{rule.code}-fix-{index}", before
+            yield f"{rule.code}-fixed-{index}", after
+
+
+@pytest.mark.parametrize(("name", "source"), list(_examples()), ids=lambda v: str(v)[:24])
+def test_the_first_pass_never_changes_findings(name, source):
+    assert lint_source(name, source, ALL_RULES) == lint_source(
+        name, source, ALL_RULES, first_pass=False
+    )
+
+
+def test_every_rule_that_is_fired_by_an_example_needs_its_tokens():
+    for rule in STATIC_RULES:
+        for source in rule.invalid:
+            assert rule in rules_for_text(source, [rule]), rule.code
+
+
+def test_a_rule_without_tokens_always_runs_and_one_with_tokens_only_when_they_occur():
+    class Everywhere(Rule):
+        code, name, message, docs = "FTL997", "everywhere", "m", ""
+
+    class Specific(Rule):
+        code, name, message, docs = "FTL996", "specific", "m", ""
+        tokens = ("detach_", "weights_only")
+
+    assert rules_for_text("x = 1\n", [Everywhere, Specific]) == [Everywhere]
+    assert rules_for_text("y.detach_()\n", [Everywhere, Specific]) == [Everywhere, Specific]
+
+
+def test_a_file_no_rule_needs_still_gets_its_parse_error():
+    for bad in ("x = 1\ndef f(:\n", "x = (\n", "def f():\n  return 1\n    y = 2\n"):
+        skipped = lint_source("bad.py", bad, [])
+        assert [f.code for f in skipped] == ["FTL000"]
+        assert skipped == lint_source("bad.py", bad, ALL_RULES, first_pass=False)
+
+
+@pytest.mark.parametrize("path", sorted(FIXTURES.glob("*.py")), ids=lambda p: p.name)
+def test_lazy_positions_are_libcsts(path):
+    module = cst.parse_module(path.read_text())
+    expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    positions = Positions(module)
+    assert all(positions[node] == where for node, where in expected.items())
+
+
+def test_optimizer_tokens_cover_every_optimizer_name():
+    from ftlint.analysis import optimizers
+
+    names = (*optimizers._OPTIMIZER_MODULES, *optimizers._KNOWN_OPTIMIZERS, *optimizers._BASES)
+    assert all(any(token in name for token in optimizers.OPTIMIZER_TOKENS) for name in names)
