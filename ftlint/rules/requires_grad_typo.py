@@ -26,10 +26,22 @@ def misspelled(attr: str) -> bool:
 
 
 class _OwnNames(cst.CSTVisitor):
-    """Names the file declares as its own: parameters, keywords, class-level fields."""
+    """Names the file declares as its own: parameters, keywords, class-level fields, and
+    attributes it reads back (`if self.require_grad:`): a typo is written, never read."""
 
     def __init__(self) -> None:
         self.names: set[str] = set()
+        self._stores: set[int] = set()
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._stores.add(id(node.target))
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._stores.add(id(node.target))
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if id(node) not in self._stores and misspelled(node.attr.value):
+            self.names.add(node.attr.value)
 
     def visit_Param(self, node: cst.Param) -> None:
         self.names.add(node.name.value)
@@ -83,7 +95,8 @@ method with a bool on that object, so a later `p.requires_grad_(True)` fails wit
 
 Names that merely start alike (`require_gradient_checkpointing`), and names the file
 itself declares as its own (a function parameter, a keyword argument, a class field
-called `require_grad`), are not reported.
+called `require_grad`, an attribute it reads back such as `if self.require_grad:`), are
+not reported.
 
 ## Example
 ```python
@@ -122,10 +135,17 @@ model.gradient_checkpointing = True
 x.retains_grad
 y.retain_grad()
 """,
-        # reading a misspelled name is an AttributeError at run time, not silent
+        # an attribute of the code's own that it reads back: not a typo of a tensor's flag
         """\
-if p.require_grad:
-    print(p)
+class Backbone(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.require_grad = cfg.GRAD
+
+    def train(self, mode=True):
+        super().train(mode)
+        if not self.require_grad:
+            self.eval()
 """,
         # an attribute the file declares as its own: a parameter and a keyword
         """\
