@@ -3,9 +3,51 @@ from __future__ import annotations
 import libcst as cst
 
 from ftlint.analysis.kinds import MODULE, kind_of, scope_kinds
-from ftlint.analysis.scopes import nodes_in
+from ftlint.analysis.scopes import child_body, nodes_in
 from ftlint.analysis.values import string_value
 from ftlint.rules.base import Rule
+
+
+def _reads_own_flag(class_def: cst.ClassDef) -> bool:
+    """Whether a class uses a `requires_grad` of its own: it defines one at class level
+    (a field, a property) or reads `self.requires_grad` somewhere."""
+    found = False
+
+    class _Find(cst.CSTVisitor):
+        def __init__(self) -> None:
+            self.stores: set[int] = set()
+
+        def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+            self.stores.add(id(node.target))
+
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+            nonlocal found
+            found = found or node.name.value == "requires_grad"
+
+        def visit_Attribute(self, node: cst.Attribute) -> None:
+            nonlocal found
+            if (
+                node.attr.value == "requires_grad"
+                and isinstance(node.value, cst.Name)
+                and node.value.value == "self"
+                and id(node) not in self.stores
+            ):
+                found = True
+
+    class_def.body.visit(_Find())
+    for stmt in child_body(class_def):
+        if isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [
+                    getattr(small, "target", None)
+                ]
+                if any(isinstance(t, cst.Name) and t.value == "requires_grad" for t in targets):
+                    return True
+    return found
+
+
+def _is_self(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Name) and node.value == "self"
 
 
 class RequiresGradOnModule(Rule):
@@ -105,6 +147,16 @@ class Net(nn.Module):
         self.backbone.requires_grad = False
         self.scale.requires_grad = False
 """,
+        # a module class that keeps and reads a flag of its own called requires_grad
+        """\
+import torch
+import torch.nn as nn
+class PositionalEmbedding(nn.Module):
+    def __init__(self, n, dim, requires_grad=False):
+        super().__init__()
+        self.requires_grad = requires_grad
+        self.table = nn.Parameter(torch.zeros(n, dim), requires_grad=self.requires_grad)
+""",
         # a parameter annotated as a tensor
         """\
 import torch
@@ -177,7 +229,10 @@ def setup():
     )
 
     def visit_Module(self, node: cst.Module) -> None:
+        classes = dict(self.ctx.functions_with_class)
         for owner in self.ctx.scopes:
+            class_def = classes.get(owner)
+            own_flag = class_def is not None and _reads_own_flag(class_def)
             kinds = scope_kinds(self.ctx, owner)
             for step in self.ctx.steps(owner):
                 env = kinds[step.index]
@@ -186,6 +241,8 @@ def setup():
                     for target in stmt.targets:
                         attr = target.target
                         if isinstance(attr, cst.Attribute) and attr.attr.value == "requires_grad":
+                            if own_flag and _is_self(attr.value):
+                                continue  # the class keeps a flag of its own by that name
                             if kind_of(self.ctx, attr.value, env) == MODULE:
                                 self._report(stmt, attr.value, stmt.value)
                                 break
