@@ -53,6 +53,7 @@ def _is_self(node: cst.BaseExpression) -> bool:
 class RequiresGradOnModule(Rule):
     code = "FTL106"
     name = "requires-grad-on-module"
+    fix = "mixed"
     tokens = ("requires_grad",)
     tokens = ("requires_grad",)
     message = (
@@ -92,6 +93,14 @@ model = torchvision.models.resnet50(weights="DEFAULT")
 model.requires_grad_(False)
 model.fc = nn.Linear(2048, 10)
 ```
+
+## Fix safety
+The fix writes `m.requires_grad_(flag)` in place of the assignment (or of the `setattr`),
+so that the module's parameters are frozen or unfrozen as the code meant. With a literal
+`True` or `False` it is safe. With any other value it is unsafe (applied with
+`--unsafe-fixes`): `requires_grad_` takes a bool, and code elsewhere that read the plain
+attribute back (`if model.requires_grad:`) no longer finds it. An assignment to several
+targets at once gets no fix.
 
 ## References
 - [torch.nn.Module.requires_grad_](https://pytorch.org/docs/stable/generated/torch.nn.Module.html#torch.nn.Module.requires_grad_)
@@ -163,6 +172,43 @@ import torch
 def freeze(t: torch.Tensor):
     t.requires_grad = False
 """,
+    )
+    fix_examples = (
+        (
+            """\
+from torchvision import models
+import torch.nn as nn
+model = models.resnet50(weights="DEFAULT")
+model.requires_grad = False  # the backbone
+model.fc = nn.Linear(2048, 10)
+model.fc.requires_grad = True; print("head trains")
+setattr(model.fc, "requires_grad", True)
+""",
+            """\
+from torchvision import models
+import torch.nn as nn
+model = models.resnet50(weights="DEFAULT")
+model.requires_grad_(False)  # the backbone
+model.fc = nn.Linear(2048, 10)
+model.fc.requires_grad_(True); print("head trains")
+model.fc.requires_grad_(True)
+""",
+        ),
+        # a computed flag is an unsafe fix; several targets get none
+        (
+            """\
+import torch.nn as nn
+head = nn.Linear(8, 2)
+head.requires_grad = not args.freeze_head
+head.requires_grad = other.flag = False
+""",
+            """\
+import torch.nn as nn
+head = nn.Linear(8, 2)
+head.requires_grad_(not args.freeze_head)
+head.requires_grad = other.flag = False
+""",
+        ),
     )
     invalid = (
         # a torchvision model, aliased imports
@@ -244,7 +290,7 @@ def setup():
                             if own_flag and _is_self(attr.value):
                                 continue  # the class keeps a flag of its own by that name
                             if kind_of(self.ctx, attr.value, env) == MODULE:
-                                self._report(stmt, attr.value, stmt.value)
+                                self._report(stmt, attr.value, stmt.value, attr.attr)
                                 break
                 for call in nodes_in(stmt, cst.Call):
                     func = call.func
@@ -259,7 +305,11 @@ def setup():
                         self._report(call, call.args[0].value, call.args[2].value)
 
     def _report(
-        self, node: cst.CSTNode, owner: cst.BaseExpression, value: cst.BaseExpression
+        self,
+        node: cst.CSTNode,
+        owner: cst.BaseExpression,
+        value: cst.BaseExpression,
+        attr: cst.Name | None = None,
     ) -> None:
         text = self.ctx.module.code_for_node(owner)
         if len(text) > 40 or "\n" in text:
@@ -267,4 +317,22 @@ def setup():
         flag = self.ctx.module.code_for_node(value)
         if len(flag) > 30 or "\n" in flag:
             flag = "False"
-        self.report(node, self.message.format(owner=text, flag=flag))
+        fix = self._fix(node, owner, value, attr)
+        self.report(node, self.message.format(owner=text, flag=flag), fix)
+
+    def _fix(self, node, owner, value, attr):  # noqa: ANN001, ANN202 - Fix | None
+        """`owner.requires_grad_(value)` in place of the assignment or the setattr call."""
+        if isinstance(value, cst.Tuple) and not value.lpar:
+            return None  # `m.requires_grad = a, b`: not one argument
+        flag = self.ctx.module.code_for_node(value)
+        safe = isinstance(value, cst.Name) and value.value in ("True", "False")
+        description = f"call requires_grad_({flag})"
+        if isinstance(node, cst.Assign):
+            if len(node.targets) != 1:
+                return None
+            # From the attribute name to the end of the value: `owner.` and all around stay.
+            edit = self.replace_span(attr, value, f"requires_grad_({flag})")
+        else:
+            owner_code = self.ctx.module.code_for_node(owner)
+            edit = self.replace(node, f"{owner_code}.requires_grad_({flag})")
+        return self.fix_with(description, edit, safe=safe)

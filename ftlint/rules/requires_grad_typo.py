@@ -233,6 +233,19 @@ setattr(model.proj.weight, 'requires_grad', False)
 model.pos.requires_grad: bool = False
 """,
         ),
+        # on a module: respelled here, then FTL106's fix calls requires_grad_
+        (
+            """\
+import torchvision
+model = torchvision.models.resnet18()
+model.require_grad = False
+""",
+            """\
+import torchvision
+model = torchvision.models.resnet18()
+model.requires_grad_(False)
+""",
+        ),
     )
 
     def visit_Module(self, node: cst.Module) -> None:
