@@ -121,7 +121,9 @@ def _before_step(opt: Optimizer, args: Any, kwargs: Any) -> None:
 
 def _check_frozen_with_grad(opt: Optimizer) -> None:
     __tracebackhide__ = True
-    stale = [p for g in opt.param_groups for p in g["params"] if p.grad is not None and not p.requires_grad]
+    # requires_grad first: reading .grad creates a Python object, so read it only for the
+    # few frozen parameters.
+    stale = [p for g in opt.param_groups for p in g["params"] if not p.requires_grad and p.grad is not None]
     if not stale:
         return
     kind = type(opt).__name__
@@ -148,24 +150,48 @@ def _check_unoptimized(opt: Optimizer, info: _Info) -> None:
             for group in other.param_groups:
                 covered.update(map(id, group["params"]))
     for root in roots:
-        orphans = [
-            (name, p)
-            for name, p in root.named_parameters()
-            if p.grad is not None and p.requires_grad and id(p) not in covered
-        ]
+        orphans = _orphans(root, covered)
         if orphans:
-            names = [name for name, _ in orphans]
-            shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
-            _state.report(
-                "FTL103",
-                f"{_count([p for _, p in orphans], 'trainable parameter')} of "
-                f"{type(root).__name__} {'has' if len(orphans) == 1 else 'have'} a gradient but "
-                f"{'is' if len(orphans) == 1 else 'are'} in no optimizer, so "
-                f"{type(opt).__name__}.step() never updates {shown}; was a layer replaced "
-                f"after the optimizer was built, or a parameter group left out? build the "
-                f"optimizer after changing the model, or add them with "
-                f"optimizer.add_param_group({{'params': [...]}})",
-            )
+            _report_orphans(opt, root, orphans)
+
+
+def _orphans(root: torch.nn.Module, covered: set[int]) -> list[torch.Tensor]:
+    """Trainable parameters of ``root`` that have a gradient and are not in ``covered``.
+
+    This runs at every step, so it is written for speed: it walks ``_modules`` itself
+    (``named_parameters()`` builds a name per parameter and costs several times more),
+    and reads ``.grad`` (which creates a Python object) only for uncovered parameters.
+    """
+    modules: dict[int, torch.nn.Module] = {}
+    stack: list[torch.nn.Module | None] = [root]
+    while stack:
+        module = stack.pop()
+        if module is not None and id(module) not in modules:
+            modules[id(module)] = module
+            stack.extend(module._modules.values())
+    found = {
+        id(p): p
+        for module in modules.values()
+        for p in module._parameters.values()
+        if p is not None and id(p) not in covered and p.requires_grad and p.grad is not None
+    }
+    return list(found.values())
+
+
+def _report_orphans(opt: Optimizer, root: torch.nn.Module, orphans: list[torch.Tensor]) -> None:
+    __tracebackhide__ = True
+    wanted = {id(p) for p in orphans}
+    names = [name for name, p in root.named_parameters() if id(p) in wanted]
+    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    one = len(orphans) == 1
+    _state.report(
+        "FTL103",
+        f"{_count(orphans, 'trainable parameter')} of {type(root).__name__} "
+        f"{'has' if one else 'have'} a gradient but {'is' if one else 'are'} in no optimizer, so "
+        f"{type(opt).__name__}.step() never updates {shown}; was a layer replaced after the "
+        f"optimizer was built, or a parameter group left out? build the optimizer after "
+        f"changing the model, or add them with optimizer.add_param_group({{'params': [...]}})",
+    )
 
 
 def _describe(params: list[torch.Tensor], groups: list[dict[str, Any]]) -> str:

@@ -1,0 +1,136 @@
+"""What the runtime guard costs, on a model of about 100M parameters in about 4,000 tensors.
+
+    python benchmarks/bench_guard.py [--layers 2000] [--width 224] [--repeats 15]
+
+Measures, after a first optimizer has been built (the first one in a process pays about a
+second of lazy imports inside torch, with or without the guard):
+- construction: building AdamW over every parameter, with and without the guard, and the
+  guard's own work in isolation (classify the optimizer, check the new group);
+- step: AdamW.step() with and without the guard, and the step hook in isolation;
+- growth: the step hook's time early and late in a long run (it must not grow).
+Medians of alternating runs; a shared machine is noisy, so the isolated figures are the
+ones to quote against the targets (construction < 1 ms, step hook < 1% of a step).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+
+import torch
+from torch import nn
+
+import ftlint.guard as guard
+from ftlint.guard import _optimizers
+
+
+def _median_ms(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def _cpu() -> str:
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--layers", type=int, default=2000, help="Linear layers (2 tensors each)")
+    parser.add_argument("--width", type=int, default=224)
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--hook-calls", type=int, default=1000)
+    options = parser.parse_args()
+
+    guard.install("error")  # as `ftlint run` does: the model is built under the guard
+    model = nn.Sequential(*[nn.Linear(options.width, options.width) for _ in range(options.layers)])
+    params = list(model.parameters())
+    for p in params:
+        p.grad = torch.randn_like(p) * 1e-3  # fixed gradients: the step cost is the same each time
+    n_params = sum(p.numel() for p in params)
+
+    torch.optim.AdamW(params[:2], lr=1e-4)  # the first optimizer of the process: lazy imports
+
+    # Construction, end to end, alternating with and without the guard.
+    with_guard, without = [], []
+    for _ in range(options.repeats):
+        guard.install("error")
+        with_guard.append(_median_ms(lambda: torch.optim.AdamW(model.parameters(), lr=1e-4), 1))
+        guard.uninstall()
+        without.append(_median_ms(lambda: torch.optim.AdamW(model.parameters(), lr=1e-4), 1))
+    build_on, build_off = statistics.median(with_guard), statistics.median(without)
+
+    # The guard's own construction work, in isolation: what add_param_group adds.
+    guard.install("error")
+    fresh = []
+
+    def construction_check() -> None:
+        opt = fresh.pop()
+        info = _optimizers._info_for(opt)
+        _optimizers._check_frozen_in_group(opt, opt.param_groups[-1])
+        assert info.checked
+
+    guard.uninstall()
+    fresh.extend(torch.optim.AdamW(model.parameters(), lr=1e-4) for _ in range(options.repeats))
+    guard.install("error")
+    check_ms = _median_ms(construction_check, options.repeats)
+
+    # Step, end to end, alternating with and without the guard.
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    for _ in range(2):
+        opt.step()  # creates the optimizer state; the guard learns the model
+    steps_on, steps_off = [], []
+    for _ in range(options.repeats):
+        guard.install("error")
+        steps_on.append(_median_ms(opt.step, 1))
+        guard.uninstall()
+        steps_off.append(_median_ms(opt.step, 1))
+    step_on, step_off = statistics.median(steps_on), statistics.median(steps_off)
+
+    # The step hook in isolation, and whether it grows with the number of steps.
+    guard.install("error")
+    hook_times = []
+    for _ in range(options.hook_calls):
+        start = time.perf_counter()
+        _optimizers._before_step(opt, (opt,), {})
+        hook_times.append(time.perf_counter() - start)
+    guard.uninstall()
+    hook_ms = statistics.median(hook_times) * 1e3
+    early = statistics.median(hook_times[:100]) * 1e3
+    late = statistics.median(hook_times[-100:]) * 1e3
+
+    print(f"machine : {_cpu()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads, Python {platform.python_version()}")
+    print(f"model   : {n_params / 1e6:.1f}M parameters in {len(params)} tensors "
+          f"({options.layers} x Linear({options.width}, {options.width}))")
+    print(f"medians of {options.repeats} alternating runs ({options.hook_calls} hook calls)\n")
+    rows = [
+        ("AdamW construction, no guard", build_off, ""),
+        ("AdamW construction, guard", build_on, f"{build_on - build_off:+.3f} ms"),
+        ("construction check alone", check_ms, "target < 1 ms"),
+        ("AdamW.step(), no guard", step_off, ""),
+        ("AdamW.step(), guard", step_on, f"{(step_on / step_off - 1) * 100:+.2f}%"),
+        ("step hook alone", hook_ms, f"{hook_ms / step_off * 100:.2f}% of a step (target < 1%)"),
+        (f"step hook, calls 1-100", early, ""),
+        (f"step hook, calls {options.hook_calls - 99}-{options.hook_calls}", late, f"{late / early:.2f}x the early calls"),
+    ]
+    print(f"{'measure':<36}{'median ms':>12}  note")
+    for name, value, note in rows:
+        print(f"{name:<36}{value:>12.3f}  {note}")
+
+
+if __name__ == "__main__":
+    main()
