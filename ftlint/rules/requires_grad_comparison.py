@@ -24,6 +24,7 @@ def _requires_grad_equality(node: cst.BaseExpression) -> cst.Comparison | None:
 class RequiresGradComparison(Rule):
     code = "FTL107"
     name = "requires-grad-comparison"
+    fix = "safe"
     tokens = ("requires_grad",)
     tokens = ("requires_grad",)
     message = (
@@ -56,6 +57,13 @@ for p in model.backbone.parameters():
 ```
 or `model.backbone.requires_grad_(False)`.
 
+## Fix safety
+The fix turns the comparison into the assignment it was meant to be
+(`p.requires_grad = False`, whichever side `requires_grad` was on), and a comprehension
+written as a statement into a one-line loop (`for p in ...: p.requires_grad = False`). It
+is safe: the comparison did nothing. A comprehension with a condition or several `for`
+clauses, or one sharing its line with other statements, gets no fix.
+
 ## References
 - [torch.Tensor.requires_grad](https://pytorch.org/docs/stable/generated/torch.Tensor.requires_grad.html)
 - [Python: expression statements](https://docs.python.org/3/reference/simple_stmts.html#expression-statements)
@@ -79,6 +87,39 @@ x == y
 p.grad == None
 """,
     )
+    fix_examples = (
+        (
+            """\
+for p in model.backbone.parameters():
+    p.requires_grad == False  # freeze
+for name, param in model.named_parameters():
+    if name.startswith("fc"):
+        False  ==  (param.requires_grad)
+def freeze(model):
+    [p.requires_grad == False for p in model.encoder.parameters()]
+""",
+            """\
+for p in model.backbone.parameters():
+    p.requires_grad = False  # freeze
+for name, param in model.named_parameters():
+    if name.startswith("fc"):
+        (param.requires_grad)  =  False
+def freeze(model):
+    for p in model.encoder.parameters(): p.requires_grad = False
+""",
+        ),
+        # a comprehension with a condition, or sharing its line, is left alone
+        (
+            """\
+[p.requires_grad == False for p in model.parameters() if p.ndim > 1]
+x = 1; [p.requires_grad == False for p in model.parameters()]
+""",
+            """\
+[p.requires_grad == False for p in model.parameters() if p.ndim > 1]
+x = 1; [p.requires_grad == False for p in model.parameters()]
+""",
+        ),
+    )
     invalid = (
         """\
 for p in model.backbone.parameters():
@@ -97,6 +138,14 @@ def freeze(model):
     [p.requires_grad == False for p in model.encoder.parameters()]  # expect: FTL107
 """,
     )
+
+    def __init__(self, ctx) -> None:  # noqa: ANN001 - FileContext
+        super().__init__(ctx)
+        self._alone: set[int] = set()  # statements alone on their line: room for a loop
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        if len(node.body) == 1:
+            self._alone.add(id(node.body[0]))
 
     def visit_Expr(self, node: cst.Expr) -> None:
         value = node.value
@@ -118,4 +167,25 @@ def freeze(model):
             fix = f"a for loop that sets '{fix}'"
         else:
             fix = f"'{fix}'"
-        self.report(node, self.message.format(code=code, fix=fix))
+        self.report(node, self.message.format(code=code, fix=fix), self._fix(node, comparison))
+
+    def _fix(self, node: cst.Expr, comparison: cst.Comparison):  # noqa: ANN202 - Fix | None
+        """The assignment meant, in place of the comparison (or of the comprehension)."""
+        code = self.ctx.module.code_for_node
+        operator = comparison.comparisons[0].operator
+        target, flag = comparison.left, comparison.comparisons[0].comparator
+        if not _is_requires_grad(target):
+            target, flag = flag, target
+        before = code(operator.whitespace_before)
+        after = code(operator.whitespace_after)
+        assignment = f"{code(target)}{before}={after}{code(flag)}"
+        value = node.value
+        if value is comparison:
+            return self.fix_with("assign in place of comparing", self.replace(value, assignment))
+        for_in = value.for_in
+        if for_in.inner_for_in is not None or for_in.ifs or for_in.asynchronous is not None:
+            return None
+        if id(node) not in self._alone:
+            return None
+        loop = f"for {code(for_in.target)} in {code(for_in.iter)}: {assignment}"
+        return self.fix_with("assign in a loop in place of comparing", self.replace(value, loop))
