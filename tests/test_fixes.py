@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from ftlint.engine import lint_source
@@ -168,3 +171,10 @@ def test_a_file_that_cannot_be_written_keeps_its_findings(tmp_path, monkeypatch)
     assert result.error == "cannot write: Permission denied"
     assert (result.applied, result.after == result.before) == (0, True)
     assert [f.code for f in result.findings] == ["FTL101"]
+
+
+def test_readme_lists_the_rules_with_fixes():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    sentence = re.search(r"Fixes exist for (.*?)\.\s", readme, re.S)
+    assert sentence is not None
+    assert set(re.findall(r"FTL\d{3}", sentence.group(1))) == {rule.code for rule in FIXABLE}
