@@ -64,6 +64,19 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_mode_key] = mode
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # A typo in an allowed code would silently allow nothing: refuse it up front.
+    from ftlint.guard._state import check_config  # torch-free
+
+    for source, codes in [("ini ftlint_allow", config.getini("ftlint_allow"))] + [
+        (f"{item.nodeid}: @pytest.mark.ftlint_allow", _allowed(item)) for item in items
+    ]:
+        try:
+            check_config("error", codes)
+        except ValueError as exc:
+            raise pytest.UsageError(f"{source}: {exc}") from None
+
+
 def _allowed(item: pytest.Item) -> list[str]:
     codes = [c for c in item.config.getini("ftlint_allow")]
     for marker in item.iter_markers("ftlint_allow"):

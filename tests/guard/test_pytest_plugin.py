@@ -185,3 +185,18 @@ def test_fixture_setup_is_guarded_too(pytester):
     result = _run(pytester, "--ftlint-guard")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["E *GuardError: FTL101 *", "ERROR *::test_uses_it*"])
+
+
+def test_an_unknown_allowed_code_is_a_usage_error(pytester):
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.ftlint_allow("FTL1O1")
+        def test_typo():
+            pass
+        """
+    )
+    result = _run(pytester)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*test_typo: @pytest.mark.ftlint_allow: unknown ftlint guard code(s) FTL1O1*"])
