@@ -1,6 +1,6 @@
 """What the runtime guard costs, on a model of about 100M parameters in about 4,000 tensors.
 
-    python benchmarks/bench_guard.py [--layers 2000] [--width 224] [--repeats 15]
+    python benchmarks/bench_guard.py [--layers 2000] [--width 224] [--repeats 15] [--step-repeats 7]
 
 Measures, after a first optimizer has been built (the first one in a process pays about a
 second of lazy imports inside torch, with or without the guard):
@@ -51,7 +51,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--layers", type=int, default=2000, help="Linear layers (2 tensors each)")
     parser.add_argument("--width", type=int, default=224)
-    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--repeats", type=int, default=15, help="construction runs")
+    parser.add_argument("--step-repeats", type=int, default=7, help="AdamW steps (slow on CPU)")
     parser.add_argument("--hook-calls", type=int, default=1000)
     options = parser.parse_args()
 
@@ -93,7 +94,7 @@ def main() -> None:
     for _ in range(2):
         opt.step()  # creates the optimizer state; the guard learns the model
     steps_on, steps_off = [], []
-    for _ in range(options.repeats):
+    for _ in range(options.step_repeats):
         guard.install("error")
         steps_on.append(_median_ms(opt.step, 1))
         guard.uninstall()
@@ -112,11 +113,15 @@ def main() -> None:
     early = statistics.median(hook_times[:100]) * 1e3
     late = statistics.median(hook_times[-100:]) * 1e3
 
-    print(f"machine : {_cpu()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+    load = ", load average %.1f" % os.getloadavg()[0] if hasattr(os, "getloadavg") else ""
+    print(f"machine : {_cpu()}, {os.cpu_count()} cores{load}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, Python {platform.python_version()}")
     print(f"model   : {n_params / 1e6:.1f}M parameters in {len(params)} tensors "
           f"({options.layers} x Linear({options.width}, {options.width}))")
-    print(f"medians of {options.repeats} alternating runs ({options.hook_calls} hook calls)\n")
+    print(
+        f"medians of {options.repeats} constructions and {options.step_repeats} steps each way, "
+        f"alternating; {options.hook_calls} hook calls\n"
+    )
     rows = [
         ("AdamW construction, no guard", build_off, ""),
         ("AdamW construction, guard", build_on, f"{build_on - build_off:+.3f} ms"),
@@ -124,7 +129,7 @@ def main() -> None:
         ("AdamW.step(), no guard", step_off, ""),
         ("AdamW.step(), guard", step_on, f"{(step_on / step_off - 1) * 100:+.2f}%"),
         ("step hook alone", hook_ms, f"{hook_ms / step_off * 100:.2f}% of a step (target < 1%)"),
-        (f"step hook, calls 1-100", early, ""),
+        ("step hook, calls 1-100", early, ""),
         (f"step hook, calls {options.hook_calls - 99}-{options.hook_calls}", late, f"{late / early:.2f}x the early calls"),
     ]
     print(f"{'measure':<36}{'median ms':>12}  note")
