@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 
 import libcst as cst
 
+from ftlint.analysis.kinds import is_module
 from ftlint.analysis.optimizers import optimizer_class
 from ftlint.analysis.scopes import Step, child_body, names_used, nodes_in
 from ftlint.analysis.values import (
@@ -226,7 +227,9 @@ class _Walker:
                     continue
                 if target.attr.value == "requires_grad":
                     flag = _literal_bool(node.value)
-                    if flag is not None:
+                    # On an nn.Module the assignment sets a plain attribute (FTL106).
+                    on_module = is_module(self.ctx, self.flow.owner, step, target.value)
+                    if flag is not None and not on_module:
                         self._change(step, node, ev.target(target.value), thaw=flag)
                 elif looks_like_module(self.ctx, node.value):
                     self._change(step, node, ev.target(target), thaw=True, replaced=True)

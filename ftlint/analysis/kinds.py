@@ -31,6 +31,7 @@ from ftlint.analysis.scopes import Step, child_body, names_used
 MODULE = "module"
 PARAMETER = "parameter"
 TENSOR = "tensor"
+OTHER = "other"  # known to be none of those: a PackedSequence, a dataset
 
 Path = tuple[str, ...]
 Env = Mapping[Path, str]
@@ -69,6 +70,14 @@ _TENSOR_FACTORIES = frozenset(
         "randn", "randint", "randperm", "arange", "linspace", "logspace", "eye",
         "zeros_like", "ones_like", "empty_like", "full_like", "rand_like", "randn_like",
         "randint_like", "cat", "stack", "Tensor", "FloatTensor", "LongTensor",
+    }
+)
+# Objects with a `.data` of their own (a field, not Tensor.data).
+_OTHER_CONSTRUCTORS = frozenset(
+    {
+        "torch.nn.utils.rnn.pack_padded_sequence",
+        "torch.nn.utils.rnn.pack_sequence",
+        "torch.nn.utils.rnn.PackedSequence",
     }
 )
 _TORCHVISION_NOT_BUILDERS = frozenset(
@@ -112,6 +121,10 @@ def _is_module_class(qualified: str) -> bool:
 def _qualified_kind(qualified: str) -> str | None:
     """The kind of object calling an imported name builds."""
     last = qualified.rsplit(".", 1)[-1]
+    if qualified in _OTHER_CONSTRUCTORS or (
+        qualified.startswith("torchvision.datasets.") and _CAMEL.match(last)
+    ):
+        return OTHER
     if qualified in _PARAMETER_CLASSES:
         return PARAMETER
     if qualified in _TENSOR_CLASSES:
@@ -147,7 +160,7 @@ def kind_of(ctx, expr: cst.BaseExpression, env: Env) -> str | None:  # noqa: ANN
         attr = expr.attr.value
         if base == MODULE and attr in ("weight", "bias"):
             return PARAMETER
-        if base is not None and attr in ("data", "grad"):
+        if base in (TENSOR, PARAMETER) and attr in ("data", "grad"):
             return TENSOR
         return None
     if isinstance(expr, cst.Call):

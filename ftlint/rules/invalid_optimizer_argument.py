@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import libcst as cst
 
+from ftlint.analysis.optimizers import OPTIMIZER_TOKENS
 from ftlint.analysis.scopes import names_used, nodes_in
 from ftlint.analysis.spelling import closest
 from ftlint.analysis.values import string_value
 from ftlint.data.optimizer_signatures import OPTIMIZERS, TORCH_VERSION
-from ftlint.analysis.optimizers import OPTIMIZER_TOKENS
 from ftlint.rules.base import Rule
 
 # `torch.optim.Adam` and `torch.optim.adam.Adam` both name Adam.

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import libcst as cst
 
+from ftlint.analysis.kinds import MODULE, OTHER, kind_of, kinds_at
+from ftlint.analysis.scopes import Step
 from ftlint.rules.base import Rule
 
 
@@ -31,6 +33,10 @@ Finds `p.data.requires_grad = ...` and `p.data.requires_grad_(...)` used as a st
 flags. Setting `requires_grad` on it changes that throw-away object only: nothing
 raises, `p.requires_grad` is still `True`, and the parameter keeps receiving gradients
 and being updated by the optimizer.
+
+Objects whose `.data` is a field of their own rather than `Tensor.data` (a `PackedSequence`
+from `pack_padded_sequence`, a torchvision dataset) are not reported when the file shows
+what they are.
 
 ## Example
 ```python
@@ -72,6 +78,16 @@ print(p.data.requires_grad)
         """\
 x = images.data.requires_grad_(True)
 adv = x + eps * x.grad.sign()
+""",
+        # a PackedSequence's .data is a field holding the packed tensor itself
+        """\
+from torch.nn.utils.rnn import pack_padded_sequence
+def make_packed_sequence(inp, batch_sizes):
+    required_grad = inp.requires_grad
+    inp.requires_grad_(False)
+    seq = pack_padded_sequence(inp, batch_sizes)
+    seq.data.requires_grad_(required_grad)
+    return seq
 """,
         # another attribute called data that is rebuilt under a new name
         """\
@@ -116,12 +132,26 @@ class Trainer:
 """,
     )
 
+    def visit_Module(self, node: cst.Module) -> None:
+        # Each statement of a scope, to ask what its names hold just before it runs.
+        self._steps: dict[int, tuple[cst.Module | cst.FunctionDef, Step]] = {}
+        for owner in self.ctx.scopes:
+            for step in self.ctx.steps(owner):
+                self._steps[id(step.node)] = (owner, step)
+
+    def _own_data_field(self, statement: cst.CSTNode, owner: cst.BaseExpression) -> bool:
+        """Whether `owner` is known to be an object whose `.data` is a field of its own
+        (a PackedSequence, a dataset) or a module, not a tensor."""
+        where = self._steps.get(id(statement))
+        env = kinds_at(self.ctx, *where) if where is not None else {}
+        return kind_of(self.ctx, owner, env) in (MODULE, OTHER)
+
     def visit_Assign(self, node: cst.Assign) -> None:
         for target in node.targets:
             attr = target.target
             if isinstance(attr, cst.Attribute) and attr.attr.value == "requires_grad":
                 owner = _data_owner(attr.value)
-                if owner is not None:
+                if owner is not None and not self._own_data_field(node, owner):
                     value = self.ctx.module.code_for_node(node.value)
                     self._report(node, owner, f"requires_grad = {value}", attr.value)
                     return
@@ -135,7 +165,7 @@ class Trainer:
         ):
             return
         owner = _data_owner(call.func.value)
-        if owner is not None:
+        if owner is not None and not self._own_data_field(node, owner):
             args = ", ".join(self.ctx.module.code_for_node(a).rstrip(", ") for a in call.args)
             self._report(node, owner, f"requires_grad_({args})", call.func.value)
 

@@ -10,13 +10,11 @@ from ftlint.rules.base import Rule
 from ftlint.walk import walk
 
 _INTENDED = "requires_grad"
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Identifiers, and words with dashes for strings (`setattr(p, "requires-grad", ...)`).
+_WORDS = (re.compile(r"[A-Za-z_][A-Za-z0-9_]*"), re.compile(r"[\w-]+"))
 # `requires_grad_` not called: the one near miss that is also a real (method) name.
 _METHOD_NOT_CALLED = re.compile(r"requires_grad_(?!\w)(?!\s*\()")
 
-
-# The first pass: words as long as a near miss of requires_grad can be (13 +- 2).
-_CANDIDATE_WORDS = re.compile(r"(?<![\w-])[\w-]{11,15}(?![\w-])")
 
 
 def misspelled(attr: str) -> bool:
@@ -65,11 +63,6 @@ class RequiresGradTypo(Rule):
     code = "FTL104"
     name = "requires-grad-typo"
     fix = "safe"
-
-    @classmethod
-    def may_report(cls, text: str) -> bool:
-        # A misspelling is no fixed word: look at each distinct word of its length.
-        return any(misspelled(word) for word in set(_CANDIDATE_WORDS.findall(text)))
 
     message = (
         "'{attr}' is not requires_grad: the assignment creates a new attribute, nothing is "
@@ -208,7 +201,7 @@ class Net(nn.Module):
         """The first pass: whether any word of the text is a misspelling (a near miss
         differs in length by at most two letters)."""
         lo, hi = len(_INTENDED) - 2, len(_INTENDED) + 2
-        words = {w for w in _WORD.findall(text) if lo <= len(w) <= hi}
+        words = {w for pattern in _WORDS for w in pattern.findall(text) if lo <= len(w) <= hi}
         words.discard("requires_grad_")
         if any(misspelled(word) for word in sorted(words)):
             return True
