@@ -10,6 +10,7 @@ is saving or inspecting it (`opt.state_dict()`, `opt.param_groups[0]["lr"]`).
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -23,23 +24,22 @@ from ftlint.walk import walk
 @dataclass(frozen=True)
 class LaterUse:
     flow: ScopeFlow
+    index: _Index
     built: OptimizerBuilt
     change: FreezeChange
     reader: Step  # the first step that uses the optimizer after the change
 
-    def later_steps(self) -> Iterator[Step]:
-        """Steps after the change that may run after it while the optimizer is bound."""
+    def later_uses(self) -> Iterator[Step]:
+        """Steps reading the optimizer after the change, until it is surely rebound."""
         name = self.built.target
-        for step in self.flow.steps[self.change.step.index + 1 :]:
-            if exclusive(self.change.step, step):
+        at = self.change.step
+        for step in self.flow.steps[at.index + 1 :]:
+            if exclusive(at, step):
                 continue
-            yield step
-            if _binds(step, name) and _encloses(self.change.step, step):
+            if name in self.index.reads[step.index]:
+                yield step
+            if name in self.index.binds[step.index] and _encloses(at, step):
                 return
-
-
-def _binds(step: Step, name: str) -> bool:
-    return any(bind.value == name for bind in names_used(step.node)[1])
 
 
 # Methods that return the module they are called on.
@@ -50,10 +50,8 @@ _SAME_OBJECT = frozenset(
 _PASSIVE = frozenset({"state_dict", "param_groups", "defaults"})
 
 
-def _rebinds(step: Step, root: str) -> bool:
-    """Whether `step` binds `root` to another object (`model = model.to(dev)` does not)."""
-    if not _binds(step, root):
-        return False
+def _same_object(step: Step, root: str) -> bool:
+    """`model = model.to(dev)`: the name still holds the same object."""
     node = step.node
     value = node.value if isinstance(node, cst.Assign) else None
     while (
@@ -62,11 +60,11 @@ def _rebinds(step: Step, root: str) -> bool:
         and value.func.attr.value in _SAME_OBJECT
     ):
         value = value.func.value
-    return not (isinstance(value, cst.Name) and value.value == root)
+    return isinstance(value, cst.Name) and value.value == root
 
 
-def _reads(step: Step, name: str) -> bool:
-    """Whether `step` uses the optimizer `name` (checkpointing or inspecting it is no use)."""
+def _active_reads(step: Step) -> frozenset[str]:
+    """Names `step` reads, leaving out `opt.state_dict()` / `opt.param_groups` (no use)."""
     passive: set[int] = set()
 
     class _Passive(cst.CSTVisitor):
@@ -75,8 +73,8 @@ def _reads(step: Step, name: str) -> bool:
                 passive.add(id(node.value))
 
     for part in header_parts(step.node):
-        part.visit(_Passive())
-    return any(read.value == name and id(read) not in passive for read in names_used(step.node)[0])
+        walk(part, _Passive())
+    return frozenset(read.value for read in names_used(step.node)[0] if id(read) not in passive)
 
 
 def _encloses(outer: Step, inner: Step) -> bool:
@@ -84,26 +82,50 @@ def _encloses(outer: Step, inner: Step) -> bool:
     return inner.guards == outer.guards[: len(inner.guards)]
 
 
-def _next_use(steps: Sequence[Step], built: OptimizerBuilt, change: FreezeChange) -> Step | None:
-    name = built.target
-    assert name is not None
-    for step in steps[change.step.index + 1 :]:
-        if exclusive(change.step, step):
-            continue
-        if _reads(step, name):
-            return step
-        if _binds(step, name) and _encloses(change.step, step):
+class _Index:
+    """Reads and binds of every step of one scope, computed once."""
+
+    def __init__(self, steps: Sequence[Step]) -> None:
+        self.steps = steps
+        self.reads = [_active_reads(step) for step in steps]
+        self.binds = [frozenset(b.value for b in names_used(step.node)[1]) for step in steps]
+        self.bound_at: dict[str, list[int]] = {}
+        for index, names in enumerate(self.binds):
+            for name in sorted(names):
+                self.bound_at.setdefault(name, []).append(index)
+        self._uses: dict[tuple, Step | None] = {}
+
+    def bound_between(self, name: str, after: int, before: int) -> list[int]:
+        """Indices of steps strictly between `after` and `before` that bind `name`."""
+        indices = self.bound_at.get(name, [])
+        return indices[bisect_right(indices, after) : bisect_left(indices, before)]
+
+    def next_use(self, built: OptimizerBuilt, change: FreezeChange) -> Step | None:
+        name = built.target
+        assert name is not None
+        outer = tuple(id(loop) for loop in change.step.loops if loop not in built.step.loops)
+        key = (name, change.step.index, outer)
+        if key not in self._uses:
+            self._uses[key] = self._next_use(name, change.step, change.step.loops, outer)
+        return self._uses[key]
+
+    def _next_use(self, name: str, at: Step, loops: tuple, outer: tuple) -> Step | None:
+        for step in self.steps[at.index + 1 :]:
+            if exclusive(at, step):
+                continue
+            if name in self.reads[step.index]:
+                return step
+            if name in self.binds[step.index] and _encloses(at, step):
+                return None
+        # The change sits in a loop the optimizer was built outside of: the next iteration
+        # uses the optimizer again, unless the loop rebuilds it.
+        if not outer:
             return None
-    # The change sits in a loop the optimizer was built outside of: the next iteration
-    # uses the optimizer again, unless the loop rebuilds it.
-    outer = [loop for loop in change.step.loops if loop not in built.step.loops]
-    if not outer:
-        return None
-    loop = outer[0]
-    body = [step for step in steps if loop in step.loops]
-    if any(_binds(step, name) for step in body):
-        return None
-    return next((step for step in body if _reads(step, name)), None)
+        loop = next(loop for loop in loops if id(loop) == outer[0])
+        body = [step for step in self.steps if loop in step.loops]
+        if any(name in self.binds[step.index] for step in body):
+            return None
+        return next((step for step in body if name in self.reads[step.index]), None)
 
 
 def uses_after_change(
@@ -114,32 +136,38 @@ def uses_after_change(
     A change is given once, with the first optimizer (in statement order) it pairs with.
     """
     for flow in file_flows(ctx):
-        yield from _in_flow(flow, wanted)
+        if not any(isinstance(e, OptimizerBuilt) and e.target for e in flow.events):
+            continue
+        index = ctx.cached("optimizer-use-index", flow.owner, lambda f=flow: _Index(f.steps))
+        yield from _in_flow(flow, index, wanted)
 
 
-def _in_flow(flow: ScopeFlow, wanted) -> Iterator[LaterUse]:
+def _in_flow(flow: ScopeFlow, index: _Index, wanted) -> Iterator[LaterUse]:
     steps = flow.steps
     seen: set[int] = set()
-    for index, built in enumerate(flow.events):
+    for position, built in enumerate(flow.events):
         if not isinstance(built, OptimizerBuilt) or built.target is None:
             continue
         name = built.target
-        for change in flow.events[index + 1 :]:
+        for change in flow.events[position + 1 :]:
             if not isinstance(change, FreezeChange) or id(change.node) in seen:
                 continue
-            if change.step.index <= built.step.index or exclusive(built.step, change.step):
+            start, stop = built.step.index, change.step.index
+            if stop <= start or exclusive(built.step, change.step):
                 continue
-            between = steps[built.step.index + 1 : change.step.index]
-            if any(_binds(step, name) for step in between):
+            if index.bound_between(name, start, stop):
                 continue
-            if any(_rebinds(step, change.path[0]) for step in between):
+            root = change.path[0]
+            if any(
+                not _same_object(steps[i], root) for i in index.bound_between(root, start, stop)
+            ):
                 continue  # `model` now names another model
             if not wanted(built, change):
                 continue
-            reader = _next_use(steps, built, change)
+            reader = index.next_use(built, change)
             if reader is not None:
                 seen.add(id(change.node))
-                yield LaterUse(flow, built, change, reader)
+                yield LaterUse(flow, index, built, change, reader)
 
 
 def add_param_group_args(step: Step, name: str) -> list[cst.BaseExpression]:

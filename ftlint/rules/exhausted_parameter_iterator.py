@@ -7,18 +7,20 @@ import libcst as cst
 
 from ftlint.analysis.scopes import SCOPE_NODES, Step, exclusive, header_parts, names_used
 from ftlint.rules.base import Rule
+from ftlint.walk import walk
 
 _PARAM_METHODS = frozenset({"parameters", "named_parameters"})
 _ONE_SHOT_BUILTINS = frozenset({"filter", "map", "iter", "zip", "enumerate", "reversed"})
 _CHAINS = frozenset({"itertools.chain", "itertools.chain.from_iterable"})
 # Calls that take an iterator without iterating it.
 _LOOKS_ONLY = frozenset(
-    "print repr str type id isinstance len bool next iter hasattr getattr callable vars dir "
-    "format".split()
+    {"print", "repr", "str", "type", "id", "isinstance", "len", "bool", "next", "iter"}
+    | {"hasattr", "getattr", "callable", "vars", "dir", "format"}
 )
 # Methods that store or log an iterator without iterating it.
 _STORES_OR_LOGS = frozenset(
-    "append add insert debug info warning warn error exception critical log write".split()
+    {"append", "add", "insert", "write", "log", "debug", "info", "warning", "warn", "error"}
+    | {"exception", "critical"}
 )
 
 
@@ -36,7 +38,7 @@ def _mentions_params(node: cst.CSTNode, holders: set[str]) -> bool:
             nonlocal found
             found = found or name.value in holders
 
-    node.visit(_Find())
+    walk(node, _Find())
     return found
 
 
@@ -50,7 +52,7 @@ def _is_generator(func: cst.FunctionDef) -> bool:
             return not isinstance(node, SCOPE_NODES)
 
     for stmt in func.body.body if isinstance(func.body, cst.IndentedBlock) else ():
-        stmt.visit(_Find())
+        walk(stmt, _Find())
     return found
 
 
@@ -110,7 +112,7 @@ def _consumers(step: Step) -> list[tuple[cst.Name, cst.CSTNode]]:
     if isinstance(node, cst.For):
         visitor._take(node.iter, node)
     for part in header_parts(node):
-        part.visit(visitor)
+        walk(part, visitor)
     return visitor.found
 
 
@@ -402,19 +404,21 @@ opt2 = optim.SGD(params, lr=0.1)
         step: Step,
         consumer: cst.CSTNode,
     ) -> None:
-        positions = self.ctx.positions
         earlier = [c for c in tracked.consumers if not exclusive(c, step)]
         tracked.consumers.append(step)
+        outer = [loop for loop in step.loops if loop not in tracked.bound.loops]
+        if not earlier and not (outer and not _bound_in(steps, outer[0], name)):
+            return
+        # Positions and the fix cost a code walk: only for what is reported.
+        positions = self.ctx.positions
         bound = positions[tracked.bound.node].start.line
         fix = self._fix(steps, name, tracked.bound, earlier[0] if earlier else step)
         if earlier:
             first = positions[earlier[0].node].start.line
             message = self.message_again.format(name=name, bound=bound, first=first)
-            self.report(consumer, message, fix)
-            return
-        outer = [loop for loop in step.loops if loop not in tracked.bound.loops]
-        if outer and not _bound_in(steps, outer[0], name):
-            self.report(consumer, self.message_loop.format(name=name, bound=bound), fix)
+        else:
+            message = self.message_loop.format(name=name, bound=bound)
+        self.report(consumer, message, fix)
 
     def _fix(self, steps: Sequence[Step], name: str, bound: Step, first_use: Step):  # noqa: ANN202
         """`name = list(...)` where it is bound; safe when nothing runs before the first use."""

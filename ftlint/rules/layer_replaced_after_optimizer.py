@@ -245,7 +245,7 @@ def _new_params_added(use: LaterUse) -> bool:
     evaluator = use.built.evaluator
     if evaluator is None:
         return False
-    for step in use.later_steps():
+    for step in use.later_uses():
         for arg in add_param_group_args(step, use.built.target):
             if any(_overlaps(s.path, use.change.path) for s in evaluator.sources(arg)):
                 return True
