@@ -130,7 +130,7 @@ def main() -> None:
         ("AdamW.step(), guard", step_on, f"{(step_on / step_off - 1) * 100:+.2f}%"),
         ("step hook alone", hook_ms, f"{hook_ms / step_off * 100:.2f}% of a step (target < 1%)"),
         ("step hook, calls 1-100", early, ""),
-        (f"step hook, calls {options.hook_calls - 99}-{options.hook_calls}", late, f"{late / early:.2f}x the early calls"),
+        (f"step hook, calls {options.hook_calls - 99}-{options.hook_calls}", late, f"{late / early:.2f}x early"),
     ]
     print(f"{'measure':<36}{'median ms':>12}  note")
     for name, value, note in rows:

@@ -95,7 +95,10 @@ def test_a_missing_script_is_a_usage_error(tmp_path, capsys):
 
 def test_run_script_in_a_fresh_interpreter_prints_no_traceback(tmp_path):
     script = _script(tmp_path, TRAIN)
-    code = "import sys; from ftlint.guard.runner import run_script; sys.exit(run_script(sys.argv[1], sys.argv[2:], 'error'))"
+    code = (
+        "import sys; from ftlint.guard.runner import run_script; "
+        "sys.exit(run_script(sys.argv[1], sys.argv[2:], 'error'))"
+    )
     result = subprocess.run(
         [sys.executable, "-c", code, str(script), "--freeze", "--buggy"], capture_output=True, text=True, check=False
     )
