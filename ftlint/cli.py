@@ -19,6 +19,12 @@ def _code_list(text: str) -> tuple[str, ...]:
     return tuple(code.strip().upper() for code in text.split(",") if code.strip())
 
 
+def _jobs(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of processes >= 1, got {text!r}")
+    return int(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ftlint", description="Find PyTorch fine-tuning bugs that raise no error."
@@ -52,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--ignore", type=_code_list, help="codes or prefixes to skip (overrides config)"
     )
+    check.add_argument(
+        "--jobs", "-j", type=_jobs, metavar="N", help="processes to lint with (default: all cores)"
+    )
+    check.add_argument(
+        "--no-cache", action="store_true", help="neither read nor write .ftlint_cache/"
+    )
 
     rule = commands.add_parser("rule", help="show the documentation of one rule")
     rule.add_argument("code", metavar="CODE")
@@ -81,7 +93,7 @@ def _check(options: argparse.Namespace) -> int:
     files = list(discover(options.paths, settings))
     if options.fix or options.diff:
         return _fix(files, settings, options)
-    findings = lint_paths(files, settings)
+    findings = lint_paths(files, settings, jobs=options.jobs, use_cache=not options.no_cache)
     return _report(findings, options)
 
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 from ftlint.config import Settings, matches
 
-SOURCE_SUFFIXES = (".py", ".pyi")
+SOURCE_SUFFIXES = (".py", ".pyi", ".ipynb")
 SKIPPED_DIRS = frozenset(
     {
         ".git", ".hg", ".svn", "__pycache__", "build", "dist", ".venv", "venv",
         ".tox", ".nox", ".eggs", "node_modules", ".mypy_cache", ".pytest_cache",
-        ".ruff_cache", ".ftlint_cache", "site-packages",
+        ".ruff_cache", ".ftlint_cache", "site-packages", ".ipynb_checkpoints",
     }
 )  # fmt: skip
 

@@ -59,6 +59,8 @@ class Finding:
     name: str
     message: str
     fix: Fix | None = field(default=None, compare=False)
+    # In a notebook: the cell (numbered from 1 among all cells); `line` is in that cell.
+    cell: int | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -71,4 +73,8 @@ class Finding:
             "name": self.name,
             "message": self.message,
             "fix": self.fix.as_dict() if self.fix else None,
-        }
+        } | ({"cell": self.cell} if self.cell is not None else {})
+
+    def sort_key(self) -> tuple:
+        """Path, then cell, then position: how reports are ordered."""
+        return (self.path, self.cell or 0, self)

@@ -11,9 +11,14 @@ from ftlint.finding import Finding
 from ftlint.sarif import find_root, level, render_sarif
 
 
+def _file(finding: Finding) -> str:
+    """`path`, or `path:cell N` for a finding in a notebook."""
+    return finding.path if finding.cell is None else f"{finding.path}:cell {finding.cell}"
+
+
 def render_text(findings: Sequence[Finding], root: Path) -> str:
     return "".join(
-        f"{f.path}:{f.line}:{f.column}: {f.code} {f.message}\n" for f in findings
+        f"{_file(f)}:{f.line}:{f.column}: {f.code} {f.message}\n" for f in findings
     )
 
 

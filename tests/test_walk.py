@@ -75,3 +75,17 @@ def test_walk_survives_nesting_deeper_than_the_recursion_limit():
     for _ in range(3000):
         expression = cst.UnaryOperation(cst.Minus(), expression)
     walk(expression, cst.CSTVisitor())
+
+
+def test_ftlint_walks_trees_with_walk_never_with_libcsts_visit():
+    """`node.visit` rebuilds every node it passes: one such walk per class or per step
+    made a rule take most of a run's time."""
+    package = Path(__file__).resolve().parent.parent / "ftlint"
+    offenders = [
+        f"{path.relative_to(package)}:{number}"
+        for path in sorted(package.rglob("*.py"))
+        if path.name != "walk.py"
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if ".visit(" in line and not line.lstrip().startswith("#")
+    ]
+    assert offenders == [], "use ftlint.walk.walk(node, visitor) instead"

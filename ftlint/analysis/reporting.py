@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import libcst as cst
 
 from ftlint.analysis.scopes import Step, names_used, nodes_in
+from ftlint.walk import walk
 
 LOG_METHODS = frozenset(
     {"print", "info", "warning", "warn", "debug", "error", "log", "write", "echo", "add_text"}
@@ -66,7 +67,7 @@ def calls_within(node: cst.CSTNode) -> list[cst.Call]:
         def visit_Call(self, call: cst.Call) -> None:
             calls.append(call)
 
-    node.visit(_Find())
+    walk(node, _Find())
     return calls
 
 
@@ -77,15 +78,15 @@ def _reads_within(node: cst.CSTNode) -> list[cst.Name]:
 
     class _Find(cst.CSTVisitor):
         def visit_Attribute(self, attr: cst.Attribute) -> bool:
-            attr.value.visit(self)
+            walk(attr.value, self)
             return False
 
         def visit_Arg(self, arg: cst.Arg) -> bool:
-            arg.value.visit(self)
+            walk(arg.value, self)
             return False
 
         def visit_Name(self, name: cst.Name) -> None:
             reads.append(name)
 
-    node.visit(_Find())
+    walk(node, _Find())
     return reads

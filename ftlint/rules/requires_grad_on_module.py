@@ -6,6 +6,7 @@ from ftlint.analysis.kinds import MODULE, kind_of, scope_kinds
 from ftlint.analysis.scopes import child_body, nodes_in
 from ftlint.analysis.values import string_value
 from ftlint.rules.base import Rule
+from ftlint.walk import walk
 
 
 def _reads_own_flag(class_def: cst.ClassDef) -> bool:
@@ -34,7 +35,7 @@ def _reads_own_flag(class_def: cst.ClassDef) -> bool:
             ):
                 found = True
 
-    class_def.body.visit(_Find())
+    walk(class_def.body, _Find())
     for stmt in child_body(class_def):
         if isinstance(stmt, cst.SimpleStatementLine):
             for small in stmt.body:

@@ -7,6 +7,7 @@ import libcst as cst
 from ftlint.analysis.reporting import name_reported, reporting_nodes, size_reported
 from ftlint.analysis.scopes import Step, names_used, nodes_in
 from ftlint.rules.base import Rule
+from ftlint.walk import walk
 
 # Calls whose result is a checkpoint (a state dict, or a dict holding one).
 _CHECKPOINT_LOADERS = frozenset(
@@ -68,17 +69,17 @@ def _reads(node: cst.CSTNode) -> set[str]:
 
     class _Find(cst.CSTVisitor):
         def visit_Attribute(self, attr: cst.Attribute) -> bool:
-            attr.value.visit(self)
+            walk(attr.value, self)
             return False
 
         def visit_Arg(self, arg: cst.Arg) -> bool:
-            arg.value.visit(self)
+            walk(arg.value, self)
             return False
 
         def visit_Name(self, name: cst.Name) -> None:
             found.add(name.value)
 
-    node.visit(_Find())
+    walk(node, _Find())
     return found
 
 
@@ -94,7 +95,7 @@ def _key_tests(test: cst.BaseExpression, key: str) -> list[cst.BaseExpression]:
                     found.append(target.comparator)
                 left = target.comparator
 
-    test.visit(_Find())
+    walk(test, _Find())
     return found
 
 
@@ -115,7 +116,7 @@ def _mentions_drop(node: cst.CSTNode) -> bool:
             nonlocal found
             found = found or attr.attr.value in ("difference", "symmetric_difference")
 
-    node.visit(_Find())
+    walk(node, _Find())
     return found
 
 
