@@ -30,8 +30,8 @@ def _checked(original):
     @functools.wraps(original)
     def forward(self, input):
         # Ordered cheapest first: an eval-mode or trainable layer costs two attribute reads.
-        if self.training and _updates_frozen_stats(self) and _state.active("FTL111") and self not in _warned:
-            if not compiling():
+        if self.training and _state.active("FTL111") and _updates_frozen_stats(self):
+            if self not in _warned and not compiling():
                 _report(self)
         return original(self, input)
 
@@ -39,16 +39,17 @@ def _checked(original):
 
 
 def _updates_frozen_stats(bn: _BatchNorm) -> bool:
-    params = [p for p in (bn.weight, bn.bias) if p is not None]
+    params = [p for p in (getattr(bn, "weight", None), getattr(bn, "bias", None)) if p is not None]
     return (
         bool(params)
         and not any(p.requires_grad for p in params)
-        and bn.track_running_stats
-        and bn.running_mean is not None
-        and bn.momentum != 0
+        and getattr(bn, "track_running_stats", False)
+        and getattr(bn, "running_mean", None) is not None
+        and getattr(bn, "momentum", None) != 0
     )
 
 
+@_state.shielded
 def _report(bn: _BatchNorm) -> None:
     # Report every such layer of the model at once: one warning per model, not per layer.
     root, _ = _registry.module_path(bn)

@@ -38,6 +38,7 @@ def install() -> None:
     _state.patch(torch.nn.Module, "load_state_dict", load_state_dict)
 
 
+@_state.shielded
 def _check(module: torch.nn.Module, state_dict: Any, missing: list[str], unexpected: list[str]) -> None:
     __tracebackhide__ = True
     target = f"load_state_dict(strict=False) into {_registry.module_name(module)}"

@@ -78,12 +78,17 @@ def _add_param_group(self: Optimizer, param_group: dict[str, Any]) -> None:
     # Call the original first: it turns a generator into a list, so inspecting the
     # group afterwards never consumes the caller's iterator.
     _original_add_param_group(self, param_group)
-    if not _state.STATE.installed:
-        return
-    info = _info_for(self)
+    if _state.STATE.installed:
+        _after_add_param_group(self)
+
+
+@_state.shielded
+def _after_add_param_group(opt: Optimizer) -> None:
+    __tracebackhide__ = True
+    info = _info_for(opt)
     info.roots = None  # the set of trained models may have changed
     if info.checked and _state.active("FTL101"):
-        _check_frozen_in_group(self, self.param_groups[-1])
+        _check_frozen_in_group(opt, opt.param_groups[-1])
 
 
 def _check_frozen_in_group(opt: Optimizer, group: dict[str, Any]) -> None:
@@ -103,6 +108,7 @@ def _check_frozen_in_group(opt: Optimizer, group: dict[str, Any]) -> None:
     )
 
 
+@_state.shielded
 def _before_step(opt: Optimizer, args: Any, kwargs: Any) -> None:
     __tracebackhide__ = True
     if not _state.STATE.installed or compiling():
@@ -130,8 +136,9 @@ def _check_frozen_with_grad(opt: Optimizer) -> None:
     _state.report(
         "FTL102",
         f"{kind}.step() is about to update {_count(stale)} with requires_grad=False that "
-        f"still hold a .grad: {_describe(stale, opt.param_groups)}; momentum and weight decay "
-        f"will move these frozen weights; set their .grad to None when freezing them "
+        f"still hold a .grad: {_describe(stale, opt.param_groups)}; their stale gradient, "
+        f"momentum and weight decay will move these frozen weights; set their .grad to None "
+        f"when freezing them "
         f"(optimizer.zero_grad(set_to_none=True)) and give the optimizer trainable parameters only",
     )
 

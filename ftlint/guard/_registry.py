@@ -31,13 +31,19 @@ _MAX_DEPTH = 256
 
 
 def _on_module(parent, name, child):
-    if child is not None:
-        _module_parent[child] = (weakref.ref(parent), name)
+    try:
+        if child is not None:
+            _module_parent[child] = (weakref.ref(parent), name)
+    except TypeError:  # not weak-referenceable: stays unknown
+        pass
     return None  # a non-None return would replace the submodule
 
 
 def _on_parameter(module, name, param):
-    _param_owner[param] = (weakref.ref(module), name)
+    try:
+        _param_owner[param] = (weakref.ref(module), name)
+    except TypeError:
+        pass
     return None  # a non-None return would replace the parameter
 
 

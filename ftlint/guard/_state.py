@@ -6,6 +6,7 @@ plugin imports this in every run where it is enabled.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import warnings
@@ -114,6 +115,28 @@ def report(code: str, message: str, *, force_error: bool = False, warn_only: boo
     STATE.warned.add(text)
     filename, lineno, module = _user_frame_info()
     warnings.warn_explicit(GuardWarning(code, text), GuardWarning, filename, lineno, module)
+
+
+def shielded(check: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a check so that a bug in the guard never breaks the user's training: its own
+    findings (GuardError, or a GuardWarning turned into an error by a warnings filter)
+    propagate; any other exception is reported once as a RuntimeWarning and ignored."""
+
+    @functools.wraps(check)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True
+        try:
+            return check(*args, **kwargs)
+        except (GuardError, Warning):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the user's run matters more than the check
+            text = f"ftlint guard: {check.__name__} failed and was skipped ({type(exc).__name__}: {exc})"
+            if text not in STATE.warned:
+                STATE.warned.add(text)
+                warnings.warn(text, RuntimeWarning, stacklevel=2)
+            return None
+
+    return run
 
 
 # Frames inside these directories are not the user's: warnings and error locations

@@ -155,3 +155,15 @@ def test_guard_errors_and_warnings_carry_their_code_and_pickle():
     assert (err.code, err.message, err.where, str(err)) == ("FTL101", "message", "train.py:3", "FTL101 message")
     warning = pickle.loads(pickle.dumps(guard_api.GuardWarning("FTL111", "message")))
     assert isinstance(warning, UserWarning) and warning.code == "FTL111"
+
+
+def test_a_bug_in_a_check_never_breaks_training(strict_guard, monkeypatch):
+    def broken(*args):
+        raise KeyError("boom")
+
+    monkeypatch.setattr(_optimizers, "_orphans", broken)
+    model = Classifier()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.warns(RuntimeWarning, match=r"ftlint guard: _before_step failed and was skipped \(KeyError"):
+        train_step(model, opt)
+        train_step(model, opt)
