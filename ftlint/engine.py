@@ -101,7 +101,7 @@ class _Dispatcher(cst.CSTVisitor):
 
 def rules_for_text(text: str, rule_types: Iterable[type[Rule]]) -> list[type[Rule]]:
     """The first pass: the static rules that may report something in `text`, by the
-    tokens each declares. Substring tests on the text cost far less than a parse."""
+    tokens each declares. Finding the words of a text costs far less than a parse."""
     return [rule for rule in rule_types if not rule.runtime_only and rule.may_report(text)]
 
 

@@ -52,6 +52,9 @@ def test_a_rule_without_tokens_always_runs_and_one_with_tokens_only_when_they_oc
 
     assert rules_for_text("x = 1\n", [Everywhere, Specific]) == [Everywhere]
     assert rules_for_text("y.detach_()\n", [Everywhere, Specific]) == [Everywhere, Specific]
+    # whole words: a longer name that contains a token is not it
+    assert rules_for_text("y.detach_all()\n", [Specific]) == []
+    assert rules_for_text('setattr(y, "weights_only", 1)\n', [Specific]) == [Specific]
 
 
 def test_a_file_no_rule_needs_still_gets_its_parse_error():
@@ -73,4 +76,5 @@ def test_optimizer_tokens_cover_every_optimizer_name():
     from ftlint.analysis import optimizers
 
     names = (*optimizers._OPTIMIZER_MODULES, *optimizers._KNOWN_OPTIMIZERS, *optimizers._BASES)
-    assert all(any(token in name for token in optimizers.OPTIMIZER_TOKENS) for name in names)
+    for name in names:
+        assert not set(name.split(".")).isdisjoint(optimizers.OPTIMIZER_TOKENS), name

@@ -31,9 +31,12 @@ _KNOWN_OPTIMIZERS = frozenset(
 )
 
 
-# The first pass: every name above contains one of these words, so a file without any of
-# them builds no optimizer ftlint knows. Keep in step with the lists above.
-OPTIMIZER_TOKENS = ("optim", "deepspeed", "lion_pytorch", "Adafactor", "AdamW")
+# The first pass: every name above has one of these words (between dots), so a file
+# without any of them builds no optimizer ftlint knows. Keep in step with the lists above.
+OPTIMIZER_TOKENS = (
+    "optim", "torch_optimizer", "optimizers", "optimization", "deepspeed", "lion_pytorch",
+    "Adafactor", "AdamW", "AdamW8bit", "Lion",
+)  # fmt: skip
 
 
 def is_optimizer_name(qualified: str) -> bool:

@@ -9,6 +9,8 @@ built from `self.replace(node, new)` edits: `self.report(node, fix=self.fix_with
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from typing import TYPE_CHECKING, ClassVar
 
 import libcst as cst
@@ -19,6 +21,15 @@ if TYPE_CHECKING:
     from ftlint.context import FileContext
 
 FIX_KINDS = ("safe", "unsafe", "mixed")
+
+
+_WORD = re.compile(r"\w+")
+
+
+@lru_cache(maxsize=1)  # every rule asks about the same text in turn
+def words_in(text: str) -> frozenset[str]:
+    """The distinct words of a source text, for the first pass."""
+    return frozenset(_WORD.findall(text))
 
 
 class Rule:
@@ -34,11 +45,12 @@ class Rule:
     invalid: ClassVar[tuple[str, ...]] = ()
     # A rule that exists only in the runtime guard has no static check.
     runtime_only: ClassVar[bool] = False
-    # The first pass: words (identifiers, attribute or keyword names) at least one of which
-    # is in the text of every file this rule can report on. A file that contains none of
-    # them is not analysed by this rule, and one that no enabled rule needs is not parsed.
-    # None, the default, means the rule always runs; declare only words whose absence
-    # surely means silence (an import alias cannot rename an attribute or a keyword).
+    # The first pass: whole words (identifiers, attribute, keyword or imported names: runs
+    # of letters, digits and _) at least one of which is in the text of every file this
+    # rule can report on. A file that contains none of them is not analysed by this rule,
+    # and one that no enabled rule needs is not parsed. None, the default, means the rule
+    # always runs; declare only words whose absence surely means silence (an import alias
+    # cannot rename an attribute or a keyword, and the imported name is still written).
     tokens: ClassVar[tuple[str, ...] | None] = None
     # Whether the rule offers fixes: None, "safe", "unsafe" (applied only with
     # --unsafe-fixes), or "mixed" (each fix says; the docs' "Fix safety" section explains).
@@ -51,7 +63,7 @@ class Rule:
     def may_report(cls, text: str) -> bool:
         """The first pass: False only when this rule surely finds nothing in `text`. A rule
         whose trigger is not a fixed word (a misspelling) overrides this instead."""
-        return cls.tokens is None or any(token in text for token in cls.tokens)
+        return cls.tokens is None or not words_in(text).isdisjoint(cls.tokens)
 
     def __init__(self, ctx: FileContext) -> None:
         self.ctx = ctx

@@ -120,7 +120,7 @@ class ExhaustedParameterIterator(Rule):
     code = "FTL109"
     name = "exhausted-parameter-iterator"
     # the iterators tracked come from .parameters()/.named_parameters()
-    tokens = ("parameters",)
+    tokens = ("parameters", "named_parameters")
     fix = "mixed"
     message_again = (
         "'{name}' (line {bound}) is a one-shot iterator already consumed at line {first}: "

@@ -31,7 +31,7 @@ class FrozenParamsInOptimizer(Rule):
     code = "FTL101"
     name = "frozen-params-in-optimizer"
     # a freeze is a requires_grad assignment or requires_grad_ call
-    tokens = ("requires_grad",)
+    tokens = ("requires_grad", "requires_grad_")
     fix = "unsafe"
     message = (
         "optimizer is given parameters frozen at line {line}: they are skipped only while "

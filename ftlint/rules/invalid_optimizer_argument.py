@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import libcst as cst
 
-from ftlint.analysis.optimizers import OPTIMIZER_TOKENS
 from ftlint.analysis.scopes import names_used, nodes_in
 from ftlint.analysis.spelling import closest
 from ftlint.analysis.values import string_value
@@ -91,7 +90,6 @@ class InvalidOptimizerArgument(Rule):
     name = "invalid-optimizer-argument"
     # every torch.optim optimizer is reached through a name spelled with "optim"
     tokens = ("optim",)
-    tokens = OPTIMIZER_TOKENS
     message = (
         "torch.optim.{cls}() takes no argument '{key}': building the optimizer raises "
         "TypeError; {hint}"

@@ -100,7 +100,8 @@ def _covers(outer: Source, inner: Source, event: OptimizerBuilt) -> bool:
 class OverlappingParamGroups(Rule):
     code = "FTL110"
     name = "overlapping-param-groups"
-    tokens = ("parameters",)  # one group always takes a module's .parameters()
+    # one group always takes a module's .parameters()
+    tokens = ("parameters", "named_parameters")
     message = (
         "param group {inner_index} takes {inner}, which group {outer_index} already holds "
         "through {outer}.parameters(): a parameter in two groups raises ValueError at "

@@ -30,7 +30,7 @@ class ParamsFrozenAfterOptimizer(Rule):
     code = "FTL102"
     name = "params-frozen-after-optimizer"
     # a freeze is a requires_grad assignment or requires_grad_ call
-    tokens = ("requires_grad",)
+    tokens = ("requires_grad", "requires_grad_")
     message = (
         "parameters frozen here are still held by optimizer '{opt}' (built at line {built}, "
         "used at line {use}): a gradient left on them lets momentum and weight decay keep "

@@ -25,8 +25,7 @@ class RequiresGradComparison(Rule):
     code = "FTL107"
     name = "requires-grad-comparison"
     fix = "safe"
-    tokens = ("requires_grad",)
-    tokens = ("requires_grad",)
+    tokens = ("requires_grad", "requires_grad_")
     message = (
         "'{code}' compares and throws the result away: nothing is frozen and the "
         "parameter keeps training; write {fix}"

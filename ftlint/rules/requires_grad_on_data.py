@@ -18,8 +18,7 @@ class RequiresGradOnData(Rule):
     code = "FTL105"
     name = "requires-grad-on-data"
     fix = "safe"
-    tokens = ("requires_grad",)
-    tokens = ("requires_grad",)
+    tokens = ("requires_grad", "requires_grad_")
     message = (
         "{owner}.data is a new tensor on every access, so setting requires_grad on it "
         "changes nothing: {owner} stays trainable; write {fix}"

@@ -55,8 +55,7 @@ class RequiresGradOnModule(Rule):
     code = "FTL106"
     name = "requires-grad-on-module"
     fix = "mixed"
-    tokens = ("requires_grad",)
-    tokens = ("requires_grad",)
+    tokens = ("requires_grad", "requires_grad_")
     message = (
         "{owner} is an nn.Module: {owner}.requires_grad = ... only sets a plain attribute, "
         "no parameter is frozen or unfrozen and all keep training; call "

@@ -42,7 +42,7 @@ def _before_weights_api(ref: str) -> bool:
 class TorchvisionPretrainedArgument(Rule):
     code = "FTL205"
     name = "torchvision-pretrained-argument"
-    tokens = ("pretrained",)
+    tokens = ("pretrained", "pretrained_backbone")
     fix = "mixed"
     message = (
         "torchvision's {old}= is deprecated since 0.13: it warns on every call and may be "
