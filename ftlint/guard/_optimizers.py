@@ -147,7 +147,11 @@ def _check_unoptimized(opt: Optimizer, info: _Info) -> None:
     __tracebackhide__ = True
     if info.roots is None:
         params = [p for g in opt.param_groups for p in g["params"]]
-        info.roots = [weakref.ref(m) for m in _registry.roots_of(params)]
+        roots = _registry.roots_of(params)
+        if not roots and any(isinstance(p, torch.nn.Parameter) for p in params):
+            # A model built before install(): find it once, on this optimizer's first step.
+            roots = _registry.roots_from_heap(params)
+        info.roots = [weakref.ref(m) for m in roots]
     roots = [m for m in (ref() for ref in info.roots) if m is not None]
     if not roots:
         return

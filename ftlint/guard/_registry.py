@@ -125,6 +125,12 @@ def names_from_heap(params: list[torch.Tensor]) -> dict[int, str]:
     return names
 
 
+def roots_from_heap(params: list[torch.Tensor]) -> list[torch.nn.Module]:
+    """The live top-level modules that hold any of these parameters."""
+    wanted = {id(p) for p in params}
+    return [root for root in _live_roots() if any(id(p) in wanted for p in root.parameters())]
+
+
 def root_from_heap(module: torch.nn.Module) -> tuple[torch.nn.Module, str]:
     """(root, path) for a module the registry does not know."""
     for root in _live_roots():

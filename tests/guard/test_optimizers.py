@@ -178,6 +178,14 @@ def test_layer_replaced_after_the_optimizer_was_built_is_caught(strict_guard):
     assert not moved(before, model.fc.parameters())
 
 
+def test_model_built_before_install_is_found_at_the_first_step():
+    model = Classifier()  # the registry never saw these modules
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    model.fc = nn.Linear(4, 5)
+    with guard_api.guard("error"), pytest.raises(GuardError, match=r"FTL103 .* fc\.weight, fc\.bias"):
+        train_step(model, opt)
+
+
 def test_optimizer_built_after_replacing_the_layer_passes(strict_guard, no_warnings):
     model = Classifier()
     model.fc = nn.Linear(4, 5)
