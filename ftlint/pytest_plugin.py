@@ -61,6 +61,13 @@ def pytest_configure(config: pytest.Config) -> None:
     mode = str(mode).strip().lower()
     if mode not in _MODES:
         raise pytest.UsageError(f"ftlint guard mode must be one of {', '.join(_MODES)}, not {mode!r}")
+    if mode != "off":
+        try:
+            import torch  # noqa: F401  (the guard is on: torch is needed now anyway)
+        except ImportError:
+            raise pytest.UsageError(
+                "--ftlint-guard needs PyTorch, which is not installed: pip install torch"
+            ) from None
     config.stash[_mode_key] = mode
 
 

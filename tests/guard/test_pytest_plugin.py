@@ -200,3 +200,12 @@ def test_an_unknown_allowed_code_is_a_usage_error(pytester):
     result = _run(pytester)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*test_typo: @pytest.mark.ftlint_allow: unknown ftlint guard code(s) FTL1O1*"])
+
+
+def test_without_torch_the_flag_is_a_usage_error_that_says_what_to_install(pytester):
+    pytester.mkpydir("torch").joinpath("__init__.py").write_text("raise ImportError('no torch here')\n")
+    pytester.makepyfile("def test_fine():\n    pass\n")
+    result = pytester.runpytest_subprocess(*_QUIET, "--ftlint-guard")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--ftlint-guard needs PyTorch, which is not installed: pip install torch*"])
+    pytester.runpytest_subprocess(*_QUIET).assert_outcomes(passed=1)  # off: torch is not needed
