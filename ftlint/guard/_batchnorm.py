@@ -29,7 +29,7 @@ def install() -> None:
 def _checked(original):
     @functools.wraps(original)
     def forward(self, input):
-        # Ordered cheapest first: an eval-mode or trainable layer costs two attribute reads.
+        # Cheapest first: an eval-mode or trainable layer costs a few attribute reads.
         if self.training and _state.active("FTL111") and _updates_frozen_stats(self):
             if self not in _warned and not compiling():
                 _report(self)
@@ -39,10 +39,11 @@ def _checked(original):
 
 
 def _updates_frozen_stats(bn: _BatchNorm) -> bool:
-    params = [p for p in (getattr(bn, "weight", None), getattr(bn, "bias", None)) if p is not None]
+    weight, bias = getattr(bn, "weight", None), getattr(bn, "bias", None)
+    if weight is None or weight.requires_grad:  # the common case ends here
+        return False
     return (
-        bool(params)
-        and not any(p.requires_grad for p in params)
+        (bias is None or not bias.requires_grad)
         and getattr(bn, "track_running_stats", False)
         and getattr(bn, "running_mean", None) is not None
         and getattr(bn, "momentum", None) != 0

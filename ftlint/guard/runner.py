@@ -39,6 +39,7 @@ def run_script(script: str, args: list[str], mode: str, allow: Iterable[str] = (
             runpy.run_path(path, run_name="__main__")
         except guard.GuardError as exc:
             where = f" ({exc.where})" if exc.where else ""
+            sys.stdout.flush()  # the script's output first, as it happened
             print(f"ftlint: {exc}{where}", file=sys.stderr)
             return 1
         except SystemExit as exc:
