@@ -258,6 +258,8 @@ def _encloses(outer: Step, inner: Step) -> bool:
 def next_read(steps: Sequence[Step], after: Step, name: str) -> Step | None:
     """The first later step that reads `name` before it is surely rebound, if any."""
     for step in steps[after.index + 1 :]:
+        if exclusive(after, step):
+            continue  # the other branch of an `if` never runs after this one
         reads, binds = names_used(step.node)
         if any(read.value == name for read in reads):
             return step

@@ -111,6 +111,14 @@ def transfer(model, ckpt):
 pairs = list(zip(a, b, strict=False))
 traced = torch.jit.trace(model, x, strict=False)
 """,
+        # bound in both branches of an if, returned after (peft's loader)
+        """def load(model, sd, low_memory):
+    if low_memory:
+        result = model.load_state_dict(sd, strict=False, assign=True)
+    else:
+        result = model.load_state_dict(sd, strict=False)
+    return result
+""",
     )
     invalid = (
         """\
