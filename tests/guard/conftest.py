@@ -1,4 +1,8 @@
-"""Shared fixtures for the runtime guard's tests (the models live in models.py)."""
+"""Shared fixtures for the runtime guard's tests (the models live in models.py).
+
+No torch import here: without torch every test module skips itself, and a conftest that
+skipped would stop the whole run instead.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,14 @@ import warnings
 
 import pytest
 
-torch = pytest.importorskip("torch")
-
-import ftlint.guard as guard_api  # noqa: E402
+import ftlint.guard as guard_api
 
 
 @pytest.fixture(autouse=True)
 def _fresh_guard():
     """Every test starts and ends without the guard, whatever it did, and with fixed seeds."""
+    import torch
+
     guard_api.uninstall()
     torch.manual_seed(0)
     yield
