@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ftlint.rules.base import Rule
 from ftlint.rules.exhausted_parameter_iterator import ExhaustedParameterIterator
+from ftlint.rules.frozen_batchnorm_updating import FrozenBatchnormUpdating
 from ftlint.rules.frozen_params_in_optimizer import FrozenParamsInOptimizer
 from ftlint.rules.inplace_detach_reused import InplaceDetachReused
 from ftlint.rules.invalid_optimizer_argument import InvalidOptimizerArgument
@@ -31,6 +32,7 @@ ALL_RULES: tuple[type[Rule], ...] = (
     InvalidOptimizerArgument,
     ExhaustedParameterIterator,
     OverlappingParamGroups,
+    FrozenBatchnormUpdating,
     UncheckedNonStrictLoad,
     SilentKeyFilter,
     UnsafeTorchLoad,

@@ -68,6 +68,12 @@ train(model, optimizer)
 If the optimizer must be kept, add the new parameters to it:
 `optimizer.add_param_group({"params": model.fc.parameters()})`.
 
+## At run time
+With `ftlint.guard` installed, every `step()` checks the models the optimizer trains: a
+trainable parameter that has a `.grad` but is in no live optimizer is reported, with its
+qualified name. Build the optimizer after changing the model, or add the new parameters
+with `optimizer.add_param_group(...)`.
+
 ## References
 - [Finetuning torchvision models](https://pytorch.org/tutorials/beginner/finetuning_torchvision_models_tutorial.html)
 - [torch.optim.Optimizer.add_param_group](https://pytorch.org/docs/stable/generated/torch.optim.Optimizer.add_param_group.html)

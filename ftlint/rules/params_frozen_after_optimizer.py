@@ -75,6 +75,13 @@ for epoch in range(epochs):
 ```
 Or freeze first and build the optimizer once, over the trainable parameters only.
 
+## At run time
+With `ftlint.guard` installed, every `step()` checks the optimizer's parameters: one with
+`requires_grad=False` that still holds a `.grad` is reported before the step moves it
+(in error mode the step does not run). Set those gradients to `None` when freezing
+(`optimizer.zero_grad(set_to_none=True)`) and rebuild the optimizer over trainable
+parameters.
+
 ## References
 - [torch.optim: per-parameter options](https://pytorch.org/docs/stable/optim.html#per-parameter-options)
 - [torch.optim.Optimizer.zero_grad](https://pytorch.org/docs/stable/generated/torch.optim.Optimizer.zero_grad.html)
