@@ -74,6 +74,10 @@ def _parser() -> argparse.ArgumentParser:
         "run", help="run a Python script with the runtime guard installed"
     )
     run.add_argument("--mode", choices=("error", "warn"), default="error")
+    run.add_argument(
+        "--allow", type=_code_list, action="extend", default=[], metavar="CODES",
+        help="guard codes to let pass (repeatable, or comma-separated)",
+    )  # fmt: skip
     run.add_argument("script")
     run.add_argument("args", nargs=argparse.REMAINDER)
     return parser
@@ -175,15 +179,18 @@ def _rule(options: argparse.Namespace) -> int:
 def _rules() -> int:
     width = max(len(rule.name) for rule in ALL_RULES)
     for rule in ALL_RULES:
-        summary = rule.docs.split("## What it does", 1)[-1].strip().split("\n\n", 1)[0]
-        print(f"{rule.code}  {rule.name:<{width}}  {' '.join(summary.split())}")
+        notes = ["runtime guard only"] if rule.runtime_only else []
+        if rule.fix:
+            notes.append(f"fix: {rule.fix}")
+        print(f"{rule.code}  {rule.name:<{width}}  {', '.join(notes)}".rstrip())
+    print("\n`ftlint rule CODE` explains a rule.")
     return 0
 
 
 def _run(options: argparse.Namespace) -> int:
     from ftlint.guard.runner import run_script
 
-    return run_script(options.script, options.args, options.mode)
+    return run_script(options.script, options.args, options.mode, options.allow)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,9 @@ from ftlint import guard
 
 def _hint(code: str) -> str:
     # In warn mode only FTL201's "loaded nothing" stops a run, and it cannot be waved on.
-    return "to only warn, run with --mode warn" if guard.STATE.mode == "error" else ""
+    if guard.STATE.mode != "error":
+        return ""
+    return f"to allow it, run with --allow {code}; to only warn, with --mode warn"
 
 
 def run_script(script: str, args: list[str], mode: str, allow: Iterable[str] = ()) -> int:
