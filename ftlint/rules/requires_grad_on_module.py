@@ -278,7 +278,10 @@ def setup():
         classes = dict(self.ctx.functions_with_class)
         for owner in self.ctx.scopes:
             class_def = classes.get(owner)
-            own_flag = class_def is not None and _reads_own_flag(class_def)
+            # Once per class, not once per method: the scan covers the whole class body.
+            own_flag = class_def is not None and self.ctx.cached(
+                "reads own requires_grad", class_def, lambda: _reads_own_flag(class_def)
+            )
             kinds = scope_kinds(self.ctx, owner)
             for step in self.ctx.steps(owner):
                 env = kinds[step.index]
