@@ -61,6 +61,28 @@ def children(node: cst.CSTNode) -> list[cst.CSTNode]:
 
 
 _LEAVE = object()
+_STUBS = cst.CSTVisitor  # its visit_<Node>/leave_<Node> stubs do nothing
+
+
+def _handlers(kind: type, prefix: str) -> dict[str, object] | None:
+    """A visitor class's own `visit_<Node>` (or `leave_<Node>`) functions by node type
+    name, when it keeps libcst's `on_visit` (`on_leave`) that looks them up by name;
+    None when it overrides that. libcst's lookup (an f-string and a getattr per node,
+    finding a do-nothing stub for most) cost more than many visitors' own work."""
+    if getattr(kind, "on_" + prefix[:-1]) is not getattr(_STUBS, "on_" + prefix[:-1]):
+        return None
+    # Kept on the class itself, not in a global table: many visitor classes are local
+    # to a function, made per call, and must be freed with it.
+    key = "_ftlint_" + prefix
+    table = kind.__dict__.get(key)
+    if table is None:
+        table = {
+            attr[len(prefix) :]: getattr(kind, attr)
+            for attr in dir(kind)
+            if attr.startswith(prefix) and getattr(kind, attr) is not getattr(_STUBS, attr, None)
+        }
+        setattr(kind, key, table)
+    return table
 
 
 def walk(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
@@ -68,12 +90,27 @@ def walk(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
     cannot exhaust the interpreter's stack here."""
     stack: list[object] = [node]
     on_visit, on_leave = visitor.on_visit, visitor.on_leave
+    visits = _handlers(type(visitor), "visit_")
+    leaves = _handlers(type(visitor), "leave_")
+    needs_leave = leaves is None or bool(leaves)
     while stack:
         item = stack.pop()
         if item is _LEAVE:
-            on_leave(stack.pop())
+            left = stack.pop()
+            if leaves is None:
+                on_leave(left)
+            else:
+                method = leaves.get(type(left).__name__)
+                if method is not None:
+                    method(visitor, left)
             continue
-        stack.append(item)
-        stack.append(_LEAVE)
-        if on_visit(item):
+        if needs_leave:
+            stack.append(item)
+            stack.append(_LEAVE)
+        if visits is None:
+            descend = on_visit(item)
+        else:
+            method = visits.get(type(item).__name__)
+            descend = method is None or method(visitor, item) is not False
+        if descend:
             stack.extend(reversed(children(item)))

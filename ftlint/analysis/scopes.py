@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from ftlint.walk import walk
+from ftlint.walk import children, walk
 
 LOOPS = (cst.For, cst.While)
 SCOPE_NODES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
@@ -223,16 +223,16 @@ def names_used(step_node: cst.CSTNode) -> tuple[list[cst.Name], list[cst.Name]]:
 def nodes_in(step_node: cst.CSTNode, node_type: type) -> list:
     """Nodes of a type in the code that runs at this step, outside nested scopes."""
     found: list = []
-
-    class _Find(cst.CSTVisitor):
-        def on_visit(self, node: cst.CSTNode) -> bool:
+    # A plain pre-order stack walk, in `walk`'s order: rules call this for every step,
+    # and a visitor class built per call cost more than the search itself.
+    for part in header_parts(step_node):
+        stack = [part]
+        while stack:
+            node = stack.pop()
             if isinstance(node, node_type):
                 found.append(node)
-            return not isinstance(node, SCOPE_NODES)
-
-    finder = _Find()
-    for part in header_parts(step_node):
-        walk(part, finder)
+            if not isinstance(node, SCOPE_NODES):
+                stack.extend(reversed(children(node)))
     return found
 
 
