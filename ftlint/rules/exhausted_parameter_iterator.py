@@ -7,7 +7,7 @@ import libcst as cst
 
 from ftlint.analysis.scopes import SCOPE_NODES, Step, exclusive, header_parts, names_used
 from ftlint.rules.base import Rule
-from ftlint.walk import walk
+from ftlint.walk import children, walk
 
 _PARAM_METHODS = frozenset({"parameters", "named_parameters"})
 _ONE_SHOT_BUILTINS = frozenset({"filter", "map", "iter", "zip", "enumerate", "reversed"})
@@ -26,20 +26,18 @@ _STORES_OR_LOGS = frozenset(
 
 def _mentions_params(node: cst.CSTNode, holders: set[str]) -> bool:
     """Whether an expression reaches parameters: `m.parameters()` or a name holding them."""
-    found = False
-
-    class _Find(cst.CSTVisitor):
-        def visit_Call(self, call: cst.Call) -> None:
-            nonlocal found
-            func = call.func
-            found = found or (isinstance(func, cst.Attribute) and func.attr.value in _PARAM_METHODS)
-
-        def visit_Name(self, name: cst.Name) -> None:
-            nonlocal found
-            found = found or name.value in holders
-
-    walk(node, _Find())
-    return found
+    # A plain search that stops at the first hit: this runs for every assignment.
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, cst.Call):
+            func = item.func
+            if isinstance(func, cst.Attribute) and func.attr.value in _PARAM_METHODS:
+                return True
+        elif isinstance(item, cst.Name) and item.value in holders:
+            return True
+        stack.extend(children(item))
+    return False
 
 
 def _is_generator(func: cst.FunctionDef) -> bool:
