@@ -103,8 +103,10 @@ def test_run_script_in_a_fresh_interpreter_prints_no_traceback(tmp_path):
         [sys.executable, "-c", code, str(script), "--freeze", "--buggy"], capture_output=True, text=True, check=False
     )
     assert result.returncode == 1
-    assert result.stderr.startswith("ftlint: FTL101 ")
-    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    # torch itself may warn on import (no numpy in a bare environment); ours is one line.
+    ours = [line for line in result.stderr.splitlines() if line.startswith("ftlint:")]
+    assert len(ours) == 1 and ours[0].startswith("ftlint: FTL101 "), result.stderr
+    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize(("mode", "code"), [("error", 1), ("warn", 0)])
