@@ -23,7 +23,7 @@ def reporting_nodes(step: Step) -> list[cst.CSTNode]:
     """Places whose content reaches a person: print/log calls, f-strings, asserts."""
     found: list[cst.CSTNode] = [step.node] if isinstance(step.node, cst.Assert) else []
     found.extend(nodes_in(step.node, cst.FormattedString))
-    for call in nodes_in(step.node, cst.Call):
+    for call in step.calls:
         func = call.func
         name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
         if name in LOG_METHODS or (isinstance(name, str) and "log" in name.lower()):
@@ -55,7 +55,7 @@ def name_reported(steps: Sequence[Step], name: str) -> bool:
     """Whether `name` itself (or its size) is printed, logged or asserted in the scope."""
     for step in steps:
         for node in reporting_nodes(step):
-            if any(read.value == name for read in _reads_within(node)):
+            if any(read.value == name for read in names_read_within(node)):
                 return True
     return False
 
@@ -71,7 +71,9 @@ def calls_within(node: cst.CSTNode) -> list[cst.Call]:
     return calls
 
 
-def _reads_within(node: cst.CSTNode) -> list[cst.Name]:
+def names_read_within(node: cst.CSTNode) -> list[cst.Name]:
+    """Variable names an expression or statement reads (attribute and keyword names are
+    not variables)."""
     if isinstance(node, cst.Assert):
         return names_used(node)[0]
     reads: list[cst.Name] = []

@@ -4,7 +4,12 @@ from collections.abc import Sequence
 
 import libcst as cst
 
-from ftlint.analysis.reporting import name_reported, reporting_nodes, size_reported
+from ftlint.analysis.reporting import (
+    name_reported,
+    names_read_within,
+    reporting_nodes,
+    size_reported,
+)
 from ftlint.analysis.scopes import Step, names_used, nodes_in
 from ftlint.rules.base import Rule
 from ftlint.walk import walk
@@ -65,22 +70,7 @@ def _name(node: cst.BaseExpression) -> str | None:
 
 
 def _reads(node: cst.CSTNode) -> set[str]:
-    found: set[str] = set()
-
-    class _Find(cst.CSTVisitor):
-        def visit_Attribute(self, attr: cst.Attribute) -> bool:
-            walk(attr.value, self)
-            return False
-
-        def visit_Arg(self, arg: cst.Arg) -> bool:
-            walk(arg.value, self)
-            return False
-
-        def visit_Name(self, name: cst.Name) -> None:
-            found.add(name.value)
-
-    walk(node, _Find())
-    return found
+    return {name.value for name in names_read_within(node)}
 
 
 def _key_tests(test: cst.BaseExpression, key: str) -> list[cst.BaseExpression]:
@@ -379,7 +369,7 @@ m.load_state_dict(model_dict2)
         return None
 
     def _loads_in(self, step: Step, comp: cst.DictComp | None, carriers: list[str]) -> str | None:
-        for call in nodes_in(step.node, cst.Call):
+        for call in step.calls:
             func = call.func
             if not isinstance(func, cst.Attribute) or not call.args:
                 continue
