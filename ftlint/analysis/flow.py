@@ -21,7 +21,7 @@ import libcst as cst
 
 from ftlint.analysis.kinds import is_module
 from ftlint.analysis.optimizers import optimizer_class
-from ftlint.analysis.scopes import Step, child_body, names_used, nodes_in
+from ftlint.analysis.scopes import Step, child_body, names_used
 from ftlint.analysis.values import (
     Alias,
     Evaluator,
@@ -171,7 +171,7 @@ class _Walker:
         self.flow.final = self.state
 
     def _optimizers(self, step: Step, ev: Evaluator) -> None:
-        for call in nodes_in(step.node, cst.Call):
+        for call in step.calls:
             cls = optimizer_class(self.ctx, call)
             if cls is None:
                 continue
@@ -233,7 +233,7 @@ class _Walker:
                         self._change(step, node, ev.target(target.value), thaw=flag)
                 elif looks_like_module(self.ctx, node.value):
                     self._change(step, node, ev.target(target), thaw=True, replaced=True)
-        for call in nodes_in(node, cst.Call):
+        for call in step.calls:
             self._call_effect(step, call, ev)
 
     def _call_effect(self, step: Step, call: cst.Call, ev: Evaluator) -> None:

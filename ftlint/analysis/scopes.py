@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import libcst as cst
 
@@ -32,6 +33,12 @@ class Step:
     @property
     def is_header(self) -> bool:
         return isinstance(self.node, cst.BaseCompoundStatement)
+
+    @cached_property
+    def calls(self) -> list[cst.Call]:
+        """`nodes_in(self.node, cst.Call)`, found once: most rules and the flow analysis
+        look at every step's calls, and the search was a fifth of ftlint's time."""
+        return nodes_in(self.node, cst.Call)
 
 
 def scope_steps(body: Sequence[cst.BaseStatement]) -> list[Step]:

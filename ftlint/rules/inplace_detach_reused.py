@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from ftlint.analysis.scopes import next_read, nodes_in, rebound_in_loop
+from ftlint.analysis.scopes import next_read, rebound_in_loop
 from ftlint.rules.base import Rule
 
 
@@ -103,7 +103,7 @@ for batch in loader:
         for owner in self.ctx.scopes:
             steps = self.ctx.steps(owner)
             for step in steps:
-                for call in nodes_in(step.node, cst.Call):
+                for call in step.calls:
                     func = call.func
                     if not (
                         isinstance(func, cst.Attribute)

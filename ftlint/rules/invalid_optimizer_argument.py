@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from ftlint.analysis.scopes import names_used, nodes_in
+from ftlint.analysis.scopes import names_used
 from ftlint.analysis.spelling import closest
 from ftlint.analysis.values import string_value
 from ftlint.data.optimizer_signatures import OPTIMIZERS, TORCH_VERSION
@@ -323,7 +323,7 @@ class _ScopeCheck:
 
     def run(self, steps) -> None:  # noqa: ANN001
         for step in steps:
-            for call in nodes_in(step.node, cst.Call):
+            for call in step.calls:
                 self._call(call)
             self._bind(step.node)
 

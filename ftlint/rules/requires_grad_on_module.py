@@ -3,7 +3,7 @@ from __future__ import annotations
 import libcst as cst
 
 from ftlint.analysis.kinds import MODULE, kind_of, scope_kinds
-from ftlint.analysis.scopes import child_body, nodes_in
+from ftlint.analysis.scopes import child_body
 from ftlint.analysis.values import string_value
 from ftlint.rules.base import Rule
 from ftlint.walk import walk
@@ -295,7 +295,7 @@ def setup():
                             if kind_of(self.ctx, attr.value, env) == MODULE:
                                 self._report(stmt, attr.value, stmt.value, attr.attr)
                                 break
-                for call in nodes_in(stmt, cst.Call):
+                for call in step.calls:
                     func = call.func
                     if (
                         isinstance(func, cst.Name)

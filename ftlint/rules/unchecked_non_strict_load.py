@@ -3,7 +3,7 @@ from __future__ import annotations
 import libcst as cst
 
 from ftlint.analysis.reporting import size_reported
-from ftlint.analysis.scopes import Step, next_read, nodes_in
+from ftlint.analysis.scopes import Step, next_read
 from ftlint.rules.base import Rule
 
 
@@ -152,7 +152,7 @@ print(result)
         for owner in self.ctx.scopes:
             steps = self.ctx.steps(owner)
             for step in steps:
-                for call in nodes_in(step.node, cst.Call):
+                for call in step.calls:
                     if non_strict_load(call) and self._unchecked(steps, step, call):
                         self.report(call)
 

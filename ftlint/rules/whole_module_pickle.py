@@ -5,7 +5,7 @@ from collections.abc import Sequence
 import libcst as cst
 
 from ftlint.analysis.kinds import is_module
-from ftlint.analysis.scopes import Step, names_used, nodes_in
+from ftlint.analysis.scopes import Step, names_used
 from ftlint.rules.base import Rule
 
 _SAVES = frozenset({"torch.save", "torch.serialization.save"})
@@ -88,7 +88,7 @@ def _used_as_module(steps: Sequence[Step], bound_at: Step, name: str) -> cst.Cal
     """The first use of `name` the way only a module is used (`name.state_dict()`,
     `name(x)`) after `bound_at`, before it is surely bound to something else."""
     for step in steps[bound_at.index + 1 :]:
-        for call in nodes_in(step.node, cst.Call):
+        for call in step.calls:
             func = call.func
             if isinstance(func, cst.Name) and func.value in _TYPE_TESTS and call.args:
                 if _is_name(call.args[0].value, name):
@@ -325,7 +325,7 @@ get_weights = lambda p: torch.load(p).state_dict()  # expect: FTL204
         for owner in self.ctx.scopes:
             steps = self.ctx.steps(owner)
             for step in steps:
-                for call in nodes_in(step.node, cst.Call):
+                for call in step.calls:
                     qualified = self.ctx.qualified_name(call.func)
                     if qualified in _SAVES:
                         saved = _saved_object(call)
