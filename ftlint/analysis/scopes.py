@@ -17,6 +17,7 @@ from ftlint.walk import children, walk
 
 LOOPS = (cst.For, cst.While)
 SCOPE_NODES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+_SCOPE_TYPES = frozenset(SCOPE_NODES)  # libcst's node classes have no subclasses
 
 
 @dataclass(frozen=True)
@@ -231,14 +232,17 @@ def nodes_in(step_node: cst.CSTNode, node_type: type) -> list:
     """Nodes of a type in the code that runs at this step, outside nested scopes."""
     found: list = []
     # A plain pre-order stack walk, in `walk`'s order: rules call this for every step,
-    # and a visitor class built per call cost more than the search itself.
+    # and a visitor class built per call cost more than the search itself. Type
+    # identity, not isinstance (an ABC check on libcst's classes), where it is the same.
+    exact = not node_type.__subclasses__()
     for part in header_parts(step_node):
         stack = [part]
         while stack:
             node = stack.pop()
-            if isinstance(node, node_type):
+            kind = type(node)
+            if kind is node_type if exact else isinstance(node, node_type):
                 found.append(node)
-            if not isinstance(node, SCOPE_NODES):
+            if kind not in _SCOPE_TYPES:
                 stack.extend(reversed(children(node)))
     return found
 

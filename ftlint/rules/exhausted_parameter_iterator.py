@@ -388,7 +388,9 @@ opt2 = optim.SGD(params, lr=0.1)
         iterators: dict[str, _Iterator] = {}
         holders: set[str] = set()
         for step in steps:
-            for name_node, consumer in _consumers(step):
+            # Consumers matter only once some one-shot iterator is tracked; most scopes
+            # have none, and finding consumers walks every step.
+            for name_node, consumer in _consumers(step) if iterators else ():
                 tracked = iterators.get(name_node.value)
                 if tracked is not None:
                     self._judge(steps, name_node.value, tracked, step, consumer)
