@@ -63,3 +63,53 @@ def test_surprising_argument_does_not_abort_the_run(tmp_path):
     (tmp_path / "b.py").write_text(BUGGY)
     result = flake8("--select", "FTL", ".", cwd=tmp_path)
     assert "FTL101" in result.stdout and result.stderr == ""
+
+
+# flake8 run in a subprocess with the plugin's first pass spied on: which rules it is
+# asked to consider, per file. An empty list: the plugin did no work at all.
+_SPY = """
+import sys
+import ftlint.flake8_plugin as plugin
+from flake8.main.cli import main
+
+considered = []
+real = plugin.rules_for_text
+def spy(text, rules):
+    considered.append(sorted(rule.code for rule in rules))
+    return real(text, rules)
+plugin.rules_for_text = spy
+try:
+    main(sys.argv[1:])
+finally:
+    print("CONSIDERED", sorted({code for codes in considered for code in codes}), file=sys.stderr)
+"""
+
+
+def spied_flake8(*args: str, cwd: Path) -> tuple[list[str], list[str]]:
+    result = subprocess.run(
+        [sys.executable, "-c", _SPY, "--isolated", "--jobs", "1", *args],
+        capture_output=True, text=True, cwd=cwd, check=False,
+    )  # fmt: skip
+    considered = result.stderr.split("CONSIDERED ")[1].strip()
+    codes = [line.split(": ")[1].split()[0] for line in result.stdout.splitlines()]
+    return codes, eval(considered)  # noqa: S307 - the list printed just above
+
+
+def test_plugin_does_nothing_when_flake8_reports_no_ftl_code(tmp_path):
+    (tmp_path / "train.py").write_text(BUGGY)
+    codes, considered = spied_flake8("--select", "E,W,F8", "train.py", cwd=tmp_path)
+    assert codes == ["F821", "F821"] and considered == []
+
+
+def test_plugin_runs_what_the_selection_can_report(tmp_path):
+    (tmp_path / "train.py").write_text(BUGGY)
+    # A bare F selects FTL codes too (flake8 matches prefixes): every rule runs.
+    codes, considered = spied_flake8("--select", "E,F", "train.py", cwd=tmp_path)
+    assert "FTL101" in codes and len(considered) > 1
+    codes, considered = spied_flake8(
+        "--select", "E", "--extend-select", "FTL101", "train.py", cwd=tmp_path
+    )
+    assert codes == ["FTL101"] and considered == ["FTL101"]
+    # No --select: flake8's defaults include every installed plugin's codes.
+    codes, considered = spied_flake8("train.py", cwd=tmp_path)
+    assert "FTL101" in codes and len(considered) > 1
