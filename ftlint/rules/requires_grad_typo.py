@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import re
 
 import libcst as cst
@@ -17,6 +18,7 @@ _METHOD_NOT_CALLED = re.compile(r"requires_grad_(?!\w)(?!\s*\()")
 
 
 
+@functools.lru_cache(maxsize=4096)  # the first pass asks about the same words file after file
 def misspelled(attr: str) -> bool:
     """`require_grad`, `requires_gard`, `requires_grads`, `requires_grad_`, ...: not the
     real attribute, and not a longer name that merely starts alike."""
