@@ -23,6 +23,7 @@ from ftlint.analysis.kinds import is_module
 from ftlint.analysis.optimizers import optimizer_class
 from ftlint.analysis.scopes import Step, child_body, names_used
 from ftlint.analysis.values import (
+    SAME_MODULE_METHODS,
     Alias,
     Evaluator,
     ParamOf,
@@ -38,8 +39,6 @@ from ftlint.analysis.values import (
 from ftlint.walk import walk
 
 _CAMEL_CASE = re.compile(r"^_?[A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*$")
-# Methods returning the module they are called on: `nn.Linear(...).to(device)` is a module.
-_MOVES = frozenset({"to", "cuda", "cpu", "float", "half", "double", "bfloat16", "train", "eval"})
 
 
 @dataclass(frozen=True)
@@ -128,7 +127,7 @@ def looks_like_module(ctx, value: cst.BaseExpression) -> bool:  # noqa: ANN001
     while (
         isinstance(value, cst.Call)
         and isinstance(value.func, cst.Attribute)
-        and value.func.attr.value in _MOVES
+        and value.func.attr.value in SAME_MODULE_METHODS
     ):
         value = value.func.value
     if not isinstance(value, cst.Call):

@@ -16,7 +16,7 @@ from ftlint.walk import walk
 Path = tuple[str, ...]
 
 # Methods that return the module they are called on.
-_SAME_MODULE_METHODS = frozenset(
+SAME_MODULE_METHODS = frozenset(
     {"to", "cuda", "cpu", "train", "eval", "float", "half", "double", "bfloat16", "requires_grad_"}
 )
 _PART_METHODS = frozenset({"children", "modules", "named_children", "named_modules"})
@@ -138,7 +138,7 @@ class Evaluator:
     def _call_target(self, call: cst.Call) -> Path | PartOf | None:
         func = call.func
         if isinstance(func, cst.Attribute):
-            if func.attr.value in _SAME_MODULE_METHODS:
+            if func.attr.value in SAME_MODULE_METHODS:
                 base = self.target(func.value)
                 return base if isinstance(base, (tuple, PartOf)) else None
             if func.attr.value == "get_submodule" and call.args:
