@@ -207,6 +207,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ftlint: configuration error: {error}", file=sys.stderr)
     except KeyboardInterrupt:
         print("ftlint: interrupted", file=sys.stderr)
-    except Exception as error:  # noqa: BLE001 - a user must never see a traceback
+    except Exception as error:  # a user must never see a traceback
         print(f"ftlint: internal error: {type(error).__name__}: {error}", file=sys.stderr)
     return 2

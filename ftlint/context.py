@@ -104,7 +104,7 @@ class FileContext:
             self._steps[key] = scope_steps(body)
         return self._steps[key]
 
-    def cached(self, kind: str, node: cst.CSTNode, compute):  # noqa: ANN001
+    def cached(self, kind: str, node: cst.CSTNode, compute):
         """Memoise an analysis of a node that several rules share."""
         key = (kind, id(node))
         if key not in self._cache:

@@ -18,7 +18,7 @@ from ftlint.walk import walk
 PARSE_ERROR = ("FTL000", "parse-error")
 INTERNAL_ERROR = ("FTL999", "internal-error")
 
-_NOQA = re.compile(r"#\s*noqa(?::\s?(?P<codes>[A-Z]+[0-9]*(?:[,\s]+[A-Z]+[0-9]*)*))?", re.I)
+_NOQA = re.compile(r"#\s*noqa(?::\s?(?P<codes>[A-Z]+[0-9]*(?:[,\s]+[A-Z]+[0-9]*)*))?", re.IGNORECASE)
 
 
 class SourceError(Exception):
@@ -87,7 +87,7 @@ class _Dispatcher(cst.CSTVisitor):
                 continue
             try:
                 method(node)
-            except Exception as error:  # noqa: BLE001 - one rule must not silence the rest
+            except Exception as error:  # one rule must not silence the rest
                 self.crashed.add(id(rule))
                 self.on_crash(rule, error)
 

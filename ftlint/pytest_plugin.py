@@ -13,7 +13,7 @@ heavy, and torch only once the guard is enabled.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -63,7 +63,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"ftlint guard mode must be one of {', '.join(_MODES)}, not {mode!r}")
     if mode != "off":
         try:
-            import torch  # noqa: F401  (the guard is on: torch is needed now anyway)
+            import torch
         except ImportError:
             raise pytest.UsageError(
                 "--ftlint-guard needs PyTorch, which is not installed: pip install torch"

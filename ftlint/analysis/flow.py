@@ -122,7 +122,7 @@ class ScopeFlow:
     final: FreezeState = FreezeState()
 
 
-def looks_like_module(ctx, value: cst.BaseExpression) -> bool:  # noqa: ANN001
+def looks_like_module(ctx, value: cst.BaseExpression) -> bool:
     """A value that builds a module or parameter: `nn.Linear(...)`, `MyHead(...).to(dev)`."""
     while (
         isinstance(value, cst.Call)
@@ -154,7 +154,7 @@ def _literal_bool(node: cst.BaseExpression | None) -> bool | None:
 
 
 class _Walker:
-    def __init__(self, ctx, flow: ScopeFlow, state: FreezeState) -> None:  # noqa: ANN001
+    def __init__(self, ctx, flow: ScopeFlow, state: FreezeState) -> None:
         self.ctx = ctx
         self.flow = flow
         self.state = state
@@ -192,7 +192,7 @@ class _Walker:
 
     def _change(
         self, step: Step, node: cst.CSTNode, target, thaw: bool, replaced: bool = False
-    ) -> None:  # noqa: ANN001
+    ) -> None:
         if isinstance(target, tuple):
             path, whole = target, True
         elif isinstance(target, PartOf):
@@ -411,13 +411,13 @@ def _methods(class_def: cst.ClassDef) -> dict[str, cst.FunctionDef]:
     }
 
 
-def _walk(ctx, owner, class_def, initial: FreezeState = FreezeState()) -> ScopeFlow:  # noqa: ANN001
+def _walk(ctx, owner, class_def, initial: FreezeState = FreezeState()) -> ScopeFlow:
     flow = ScopeFlow(owner, class_def, ctx.steps(owner))
     _Walker(ctx, flow, initial).run()
     return flow
 
 
-def helper_summary(ctx, func: cst.FunctionDef, class_def) -> tuple[FreezeChange, ...]:  # noqa: ANN001
+def helper_summary(ctx, func: cst.FunctionDef, class_def) -> tuple[FreezeChange, ...]:
     """The changes a helper makes to what its parameters refer to, in order."""
     key = ("summary", id(func))
     if key in ctx._cache:
@@ -432,7 +432,7 @@ def helper_summary(ctx, func: cst.FunctionDef, class_def) -> tuple[FreezeChange,
     return summary
 
 
-def file_flows(ctx) -> list[ScopeFlow]:  # noqa: ANN001
+def file_flows(ctx) -> list[ScopeFlow]:
     """The flow of every scope in the file: the module, then each function in order."""
 
     def compute() -> list[ScopeFlow]:
@@ -449,7 +449,7 @@ def file_flows(ctx) -> list[ScopeFlow]:  # noqa: ANN001
     return ctx.cached("flows", ctx.module, compute)
 
 
-def _init_state(ctx, class_def: cst.ClassDef) -> FreezeState:  # noqa: ANN001
+def _init_state(ctx, class_def: cst.ClassDef) -> FreezeState:
     init = _methods(class_def).get("__init__")
     if init is None:
         return FreezeState()

@@ -95,7 +95,7 @@ _MODULE_ITERATORS = frozenset({"modules", "children", "named_modules", "named_ch
 _PASS_THROUGH = frozenset({"list", "tuple", "reversed", "sorted", "iter"})
 
 
-def module_classes(ctx) -> frozenset[str]:  # noqa: ANN001 - FileContext
+def module_classes(ctx) -> frozenset[str]:
     """Top-level classes of the file that derive, directly or through others, from a module."""
 
     def compute() -> frozenset[str]:
@@ -150,7 +150,7 @@ def _transformers_model(qualified: str) -> bool:
     return bool(_TRANSFORMERS_MODEL.match(qualified.rsplit(".", 1)[-1]))
 
 
-def kind_of(ctx, expr: cst.BaseExpression, env: Env) -> str | None:  # noqa: ANN001
+def kind_of(ctx, expr: cst.BaseExpression, env: Env) -> str | None:
     """MODULE, PARAMETER, TENSOR or None (unknown) for an expression, given what names hold."""
     parts = dotted_parts(expr)
     if parts is not None and tuple(parts) in env:
@@ -168,7 +168,7 @@ def kind_of(ctx, expr: cst.BaseExpression, env: Env) -> str | None:  # noqa: ANN
     return None
 
 
-def _call_kind(ctx, call: cst.Call, env: Env) -> str | None:  # noqa: ANN001
+def _call_kind(ctx, call: cst.Call, env: Env) -> str | None:
     func = call.func
     first = call.args[0].value if call.args and call.args[0].keyword is None else None
     qualified = ctx.qualified_name(func)
@@ -196,7 +196,7 @@ def _call_kind(ctx, call: cst.Call, env: Env) -> str | None:  # noqa: ANN001
 
 
 def loop_kind(
-    ctx, iterable: cst.BaseExpression, env: Env  # noqa: ANN001
+    ctx, iterable: cst.BaseExpression, env: Env
 ) -> tuple[str | None, tuple[int, ...]]:
     """What a `for` loop over `iterable` binds, and where in the target: `()` for the
     whole target, `(1,)` for `m` in `name, m`, `(1, 1)` for `i, (name, m)`."""
@@ -223,7 +223,7 @@ def loop_kind(
     return None, ()
 
 
-def _annotation_kind(ctx, annotation: cst.Annotation | None) -> str | None:  # noqa: ANN001
+def _annotation_kind(ctx, annotation: cst.Annotation | None) -> str | None:
     if annotation is None:
         return None
     node = annotation.annotation
@@ -243,7 +243,7 @@ def _annotation_kind(ctx, annotation: cst.Annotation | None) -> str | None:  # n
 class _KindWalker:
     """Statement by statement, the kinds known for names and attribute paths."""
 
-    def __init__(self, ctx, env: dict[Path, str]) -> None:  # noqa: ANN001
+    def __init__(self, ctx, env: dict[Path, str]) -> None:
         self.ctx = ctx
         self.env = env
 
@@ -291,7 +291,7 @@ class _KindWalker:
             self.bind(name, None)
 
 
-def _walk(ctx, owner, env: dict[Path, str]) -> list[dict[Path, str]]:  # noqa: ANN001
+def _walk(ctx, owner, env: dict[Path, str]) -> list[dict[Path, str]]:
     walker = _KindWalker(ctx, env)
     before: list[dict[Path, str]] = []
     for step in ctx.steps(owner):
@@ -307,7 +307,7 @@ def _methods(class_def: cst.ClassDef) -> dict[str, cst.FunctionDef]:
     }
 
 
-def _bound_names(ctx, func: cst.FunctionDef) -> set[str]:  # noqa: ANN001
+def _bound_names(ctx, func: cst.FunctionDef) -> set[str]:
     names = {p.name.value for p in _all_params(func)}
     for step in ctx.steps(func):
         names.update(name.value for name in names_used(step.node)[1])
@@ -323,12 +323,12 @@ def _all_params(func: cst.FunctionDef) -> list[cst.Param]:
     return found
 
 
-def scope_kinds(ctx, owner: cst.Module | cst.FunctionDef) -> list[dict[Path, str]]:  # noqa: ANN001
+def scope_kinds(ctx, owner: cst.Module | cst.FunctionDef) -> list[dict[Path, str]]:
     """For each step of a scope, the kinds known just before it; one more entry for the end."""
     return ctx.cached("kinds", owner, lambda: _compute(ctx, owner))
 
 
-def _compute(ctx, owner) -> list[dict[Path, str]]:  # noqa: ANN001
+def _compute(ctx, owner) -> list[dict[Path, str]]:
     if isinstance(owner, cst.Module):
         return _walk(ctx, owner, {})
     env: dict[Path, str] = {}
@@ -363,18 +363,18 @@ def _is_static(func: cst.FunctionDef) -> bool:
     )
 
 
-def _class_of(ctx, func: cst.FunctionDef) -> cst.ClassDef | None:  # noqa: ANN001
+def _class_of(ctx, func: cst.FunctionDef) -> cst.ClassDef | None:
     for candidate, class_def in ctx.functions_with_class:
         if candidate is func:
             return class_def
     return None
 
 
-def kinds_at(ctx, owner, step: Step) -> dict[Path, str]:  # noqa: ANN001
+def kinds_at(ctx, owner, step: Step) -> dict[Path, str]:
     """The kinds known just before `step` of `owner` runs."""
     return scope_kinds(ctx, owner)[step.index]
 
 
-def is_module(ctx, owner, step: Step, expr: cst.BaseExpression) -> bool:  # noqa: ANN001
+def is_module(ctx, owner, step: Step, expr: cst.BaseExpression) -> bool:
     """Whether `expr`, evaluated at `step` of scope `owner`, surely holds an `nn.Module`."""
     return kind_of(ctx, expr, kinds_at(ctx, owner, step)) == MODULE

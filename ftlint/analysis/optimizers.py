@@ -48,7 +48,7 @@ def is_optimizer_name(qualified: str) -> bool:
     return qualified.startswith(_OPTIMIZER_MODULES) and last[:1].isupper() and "Scheduler" not in last
 
 
-def optimizer_class(ctx, call: cst.Call) -> str | None:  # noqa: ANN001 - FileContext
+def optimizer_class(ctx, call: cst.Call) -> str | None:
     """The optimizer a call constructs (qualified name, or a same-file class), or None."""
     qualified = ctx.qualified_name(call.func)
     if qualified is not None:

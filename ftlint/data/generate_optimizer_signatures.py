@@ -14,7 +14,7 @@ import json
 def signatures_from_torch() -> dict[str, dict[str, object]]:
     """Every `torch.optim` optimizer: its module, constructor keywords, param-group keys."""
     import torch
-    import torch.optim as optim
+    from torch import optim
 
     table: dict[str, dict[str, object]] = {}
     for name in sorted(dir(optim)):

@@ -11,9 +11,16 @@ Importing this package does not import torch; ``install()`` does.
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
-from ftlint.guard._state import CODES, STATE, GuardError, GuardWarning, check_config, default_hint
+from ftlint.guard._state import (
+    CODES,
+    STATE,
+    GuardError,
+    GuardWarning,
+    check_config,
+    default_hint,
+)
 
 __all__ = ["CODES", "GuardError", "GuardWarning", "guard", "install", "installed", "uninstall"]
 
@@ -28,7 +35,7 @@ def install(mode: str = "error", allow: Iterable[str] = (), *, hint: Callable[[s
     codes = check_config(mode, allow)
     if not STATE.installed:
         try:
-            import torch  # noqa: F401
+            import torch
         except ImportError:
             raise ImportError(
                 "ftlint's runtime guard needs PyTorch, which is not installed: pip install torch"

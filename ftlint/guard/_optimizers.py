@@ -112,17 +112,17 @@ def _check_frozen_in_group(opt: Optimizer, group: dict[str, Any]) -> None:
 def _before_step(opt: Optimizer, args: Any, kwargs: Any) -> None:
     __tracebackhide__ = True
     if not _state.STATE.installed or compiling():
-        return None
+        return
     info = _info_for(opt)  # an optimizer built before install() is learnt here
     if not info.checked:
-        return None
+        return
     if _state.active("FTL102"):
         _check_frozen_with_grad(opt)
     # A per-parameter optimizer stepped from a gradient hook during backward (layer-wise
     # training) would make a model-wide scan run once per parameter: skip it there.
     if _state.active("FTL103") and not _in_backward():
         _check_unoptimized(opt, info)
-    return None  # returning args would replace step()'s arguments
+    return  # returning args would replace step()'s arguments
 
 
 def _check_frozen_with_grad(opt: Optimizer) -> None:

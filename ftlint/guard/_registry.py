@@ -16,7 +16,7 @@ from __future__ import annotations
 import gc
 import os
 import weakref
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 from torch.nn.modules import module as _module
@@ -36,7 +36,7 @@ def _on_module(parent, name, child):
             _module_parent[child] = (weakref.ref(parent), name)
     except TypeError:  # not weak-referenceable: stays unknown
         pass
-    return None  # a non-None return would replace the submodule
+    # a non-None return would replace the submodule
 
 
 def _on_parameter(module, name, param):
@@ -44,7 +44,7 @@ def _on_parameter(module, name, param):
         _param_owner[param] = (weakref.ref(module), name)
     except TypeError:
         pass
-    return None  # a non-None return would replace the parameter
+    # a non-None return would replace the parameter
 
 
 def install() -> None:

@@ -10,8 +10,9 @@ import functools
 import os
 import sys
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 CODES = {
     "FTL101": "frozen parameter given to an optimizer",
@@ -129,7 +130,7 @@ def shielded(check: Callable[..., Any]) -> Callable[..., Any]:
             return check(*args, **kwargs)
         except (GuardError, Warning):
             raise
-        except Exception as exc:  # noqa: BLE001 - the user's run matters more than the check
+        except Exception as exc:  # the user's run matters more than the check
             text = f"ftlint guard: {check.__name__} failed and was skipped ({type(exc).__name__}: {exc})"
             if text not in STATE.warned:
                 STATE.warned.add(text)

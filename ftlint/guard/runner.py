@@ -8,7 +8,8 @@ import runpy
 import sys
 import traceback
 import warnings
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ftlint import guard
 

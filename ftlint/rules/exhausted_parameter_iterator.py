@@ -5,7 +5,13 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from ftlint.analysis.scopes import SCOPE_NODES, Step, exclusive, header_parts, names_used
+from ftlint.analysis.scopes import (
+    SCOPE_NODES,
+    Step,
+    exclusive,
+    header_parts,
+    names_used,
+)
 from ftlint.rules.base import Rule
 from ftlint.walk import children, walk
 
@@ -420,7 +426,7 @@ opt2 = optim.SGD(params, lr=0.1)
             message = self.message_loop.format(name=name, bound=bound)
         self.report(consumer, message, fix)
 
-    def _fix(self, steps: Sequence[Step], name: str, bound: Step, first_use: Step):  # noqa: ANN202
+    def _fix(self, steps: Sequence[Step], name: str, bound: Step, first_use: Step):
         """`name = list(...)` where it is bound; safe when nothing runs before the first use."""
         if not isinstance(bound.node, cst.Assign):
             return None

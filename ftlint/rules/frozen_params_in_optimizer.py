@@ -365,7 +365,7 @@ opt = optim.Adam([{"params": model.encoder.parameters(), "lr": 1e-5}], lr=1e-3)
                 self.report(event.call, self.message.format(line=line), self._fix(event.call))
                 return
 
-    def _fix(self, call: cst.Call):  # noqa: ANN202 - Fix | None
+    def _fix(self, call: cst.Call):
         params = _params_argument(call)
         kind = _parameters_call(params)
         if kind is None:

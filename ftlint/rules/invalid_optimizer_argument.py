@@ -19,7 +19,7 @@ _ALWAYS_VALID_GROUP_KEYS = frozenset({"params", "param_names"})
 _LIST_METHODS = frozenset({"append", "extend", "insert"})
 
 
-def torch_optimizer(ctx, func: cst.BaseExpression) -> str | None:  # noqa: ANN001
+def torch_optimizer(ctx, func: cst.BaseExpression) -> str | None:
     """The `torch.optim` optimizer an expression names (`optim.Adam` -> "Adam"), or None."""
     qualified = ctx.qualified_name(func)
     return _BY_QUALIFIED_NAME.get(qualified) if qualified else None
@@ -321,7 +321,7 @@ class _ScopeCheck:
         self.dicts: dict[str, _Group] = {}
         self.optimizers: dict[str, str] = {}
 
-    def run(self, steps) -> None:  # noqa: ANN001
+    def run(self, steps) -> None:
         for step in steps:
             for call in step.calls:
                 self._call(call)

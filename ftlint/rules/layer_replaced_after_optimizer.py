@@ -3,9 +3,13 @@ from __future__ import annotations
 import libcst as cst
 
 from ftlint.analysis.flow import FreezeChange, OptimizerBuilt
-from ftlint.analysis.optimizer_use import LaterUse, add_param_group_args, uses_after_change
-from ftlint.analysis.values import Path, contains
+from ftlint.analysis.optimizer_use import (
+    LaterUse,
+    add_param_group_args,
+    uses_after_change,
+)
 from ftlint.analysis.optimizers import OPTIMIZER_TOKENS
+from ftlint.analysis.values import Path, contains
 from ftlint.rules.base import Rule
 
 

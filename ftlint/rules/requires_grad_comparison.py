@@ -138,7 +138,7 @@ def freeze(model):
 """,
     )
 
-    def __init__(self, ctx) -> None:  # noqa: ANN001 - FileContext
+    def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self._alone: set[int] = set()  # statements alone on their line: room for a loop
 
@@ -168,7 +168,7 @@ def freeze(model):
             fix = f"'{fix}'"
         self.report(node, self.message.format(code=code, fix=fix), self._fix(node, comparison))
 
-    def _fix(self, node: cst.Expr, comparison: cst.Comparison):  # noqa: ANN202 - Fix | None
+    def _fix(self, node: cst.Expr, comparison: cst.Comparison):
         """The assignment meant, in place of the comparison (or of the comprehension)."""
         code = self.ctx.module.code_for_node
         operator = comparison.comparisons[0].operator

@@ -323,7 +323,7 @@ def setup():
         fix = self._fix(node, owner, value, attr)
         self.report(node, self.message.format(owner=text, flag=flag), fix)
 
-    def _fix(self, node, owner, value, attr):  # noqa: ANN001, ANN202 - Fix | None
+    def _fix(self, node, owner, value, attr):
         """`owner.requires_grad_(value)` in place of the assignment or the setattr call."""
         if isinstance(value, cst.Tuple) and not value.lpar:
             return None  # `m.requires_grad = a, b`: not one argument

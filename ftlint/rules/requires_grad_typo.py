@@ -277,7 +277,7 @@ model.requires_grad_(False)
         self.report(node, template.format(attr=attr, owner=owner_text), self._fix(spelled))
         return True
 
-    def _fix(self, spelled: cst.CSTNode):  # noqa: ANN202 - Fix | None
+    def _fix(self, spelled: cst.CSTNode):
         """Respell the attribute name, or the string naming it in `setattr`."""
         if isinstance(spelled, cst.Name):
             new = _INTENDED

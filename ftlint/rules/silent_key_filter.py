@@ -313,7 +313,7 @@ m.load_state_dict(model_dict2)
                 return False
         return not _drop_reported(steps, names)
 
-    def _model_keys(self, steps, step: Step, node: cst.BaseExpression, depth: int) -> bool:  # noqa: ANN001
+    def _model_keys(self, steps, step: Step, node: cst.BaseExpression, depth: int) -> bool:
         """The keys of a model's state dict: `model.state_dict()`, a name bound to it."""
         node = _unwrap(node)
         if _is_state_dict_call(node):
@@ -324,7 +324,7 @@ m.load_state_dict(model_dict2)
         value = _last_binding(steps, step, name)
         return value is not None and self._model_keys(steps, step, value, depth - 1)
 
-    def _checkpoint(self, steps, step: Step, node: cst.BaseExpression, depth: int) -> bool:  # noqa: ANN001
+    def _checkpoint(self, steps, step: Step, node: cst.BaseExpression, depth: int) -> bool:
         """A state dict or loaded checkpoint: `m.state_dict()`, `torch.load(p)["model"]`."""
         node = _unwrap(node)
         while isinstance(node, cst.Subscript) or (

@@ -22,7 +22,7 @@ def _is_builder(qualified: str) -> bool:
     return last[:1].islower() and last not in _NOT_BUILDERS
 
 
-def _is_vision_hub_load(ctx, call: cst.Call) -> bool:  # noqa: ANN001
+def _is_vision_hub_load(ctx, call: cst.Call) -> bool:
     """`torch.hub.load("pytorch/vision", "resnet18", ...)` calls a torchvision builder."""
     if ctx.qualified_name(call.func) != "torch.hub.load" or not call.args:
         return False
@@ -222,7 +222,7 @@ b = models.resnet18(pretrained=True, weights=None)
         old = deprecated[0].keyword.value
         self.report(node, self.message.format(old=old, new=_RENAMED[old]), self._fix(node))
 
-    def _fix(self, call: cst.Call):  # noqa: ANN202 - Fix | None
+    def _fix(self, call: cst.Call):
         given = {arg.keyword.value for arg in call.args if arg.keyword is not None}
         edits = []
         safe = True

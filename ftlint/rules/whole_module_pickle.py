@@ -61,7 +61,7 @@ def _saved_object(call: cst.Call) -> cst.BaseExpression | None:
     return first.value
 
 
-def _holds_module(ctx, owner, step: Step, node: cst.BaseExpression) -> bool:  # noqa: ANN001
+def _holds_module(ctx, owner, step: Step, node: cst.BaseExpression) -> bool:
     """A module (or the `.module` a DataParallel/DDP wrapper holds), or a dict, list or
     tuple literal with a module among its values."""
     if isinstance(node, cst.Dict):
