@@ -85,3 +85,16 @@ class ImportMap:
         if parts is None or parts[0] not in self.aliases:
             return None
         return ".".join([self.aliases[parts[0]], *parts[1:]])
+
+
+def is_false(node: cst.BaseExpression) -> bool:
+    """The literal `False` (a variable or expression is never judged)."""
+    return isinstance(node, cst.Name) and node.value == "False"
+
+
+def keyword_is_false(call: cst.Call, keyword: str) -> bool:
+    """Whether `call` passes `keyword=False` literally."""
+    return any(
+        arg.keyword is not None and arg.keyword.value == keyword and is_false(arg.value)
+        for arg in call.args
+    )

@@ -2,13 +2,10 @@ from __future__ import annotations
 
 import libcst as cst
 
+from ftlint.analysis.names import is_false, keyword_is_false
 from ftlint.analysis.reporting import size_reported
 from ftlint.analysis.scopes import Step, next_read
 from ftlint.rules.base import Rule
-
-
-def _is_false(node: cst.BaseExpression) -> bool:
-    return isinstance(node, cst.Name) and node.value == "False"
 
 
 def non_strict_load(call: cst.Call) -> bool:
@@ -16,12 +13,9 @@ def non_strict_load(call: cst.Call) -> bool:
     if not (isinstance(call.func, cst.Attribute) and call.func.attr.value == "load_state_dict"):
         return False
     positional = [arg for arg in call.args if arg.keyword is None and not arg.star]
-    if len(positional) >= 2 and _is_false(positional[1].value):
+    if len(positional) >= 2 and is_false(positional[1].value):
         return True
-    return any(
-        arg.keyword is not None and arg.keyword.value == "strict" and _is_false(arg.value)
-        for arg in call.args
-    )
+    return keyword_is_false(call, "strict")
 
 
 class UncheckedNonStrictLoad(Rule):

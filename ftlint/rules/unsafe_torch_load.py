@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from ftlint.analysis.names import keyword_is_false
 from ftlint.rules.base import Rule
 
 # Loaders that unpickle with `weights_only=False`. `torch.hub.load_state_dict_from_url`
@@ -10,16 +11,6 @@ _LOADERS = frozenset(
     {"torch.load", "torch.serialization.load", "torch.hub.load_state_dict_from_url"}
 )
 _PARTIAL = frozenset({"functools.partial"})
-
-
-def _weights_only_false(call: cst.Call) -> bool:
-    return any(
-        arg.keyword is not None
-        and arg.keyword.value == "weights_only"
-        and isinstance(arg.value, cst.Name)
-        and arg.value.value == "False"
-        for arg in call.args
-    )
 
 
 class UnsafeTorchLoad(Rule):
@@ -138,7 +129,7 @@ sd = torch.hub.load_state_dict_from_url(url, weights_only=False)  # expect: FTL2
     )
 
     def visit_Call(self, node: cst.Call) -> None:
-        if not _weights_only_false(node):
+        if not keyword_is_false(node, "weights_only"):
             return
         qualified = self.ctx.qualified_name(node.func)
         if qualified in _LOADERS:
