@@ -1,8 +1,9 @@
 """flake8 entry point `FTL`: the same engine, findings in flake8's shape.
 
-flake8 runs a plugin once per file only when its constructor takes `tree`; ftlint parses
-the file's `lines` with libcst instead and ignores the ast. A file libcst cannot parse
-yields nothing here: flake8 reports E999 for it itself.
+flake8 runs a plugin once per file only when its constructor takes `tree`; ftlint's first
+pass reads that ast, and the rules a file still needs then get libcst's parse of the
+file's `lines`. A file libcst cannot parse yields nothing here: flake8 reports E999 for it
+itself.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from ftlint.engine import (
     SourceError,
     lint_module,
     parse,
-    rules_for_text,
+    rules_for,
 )
+from ftlint.outline import Outline
 from ftlint.rules import ALL_RULES
 from ftlint.rules.base import Rule
 
@@ -56,6 +58,7 @@ class Flake8Plugin:
             cls.rules = tuple(ALL_RULES)
 
     def __init__(self, tree: ast.AST, lines: Sequence[str], filename: str = "") -> None:
+        self.tree = tree
         self.lines = lines
         self.filename = filename
 
@@ -63,7 +66,9 @@ class Flake8Plugin:
         text = "".join(self.lines)
         if not self.rules:
             return  # no FTL code is selected in this flake8 run
-        rules = rules_for_text(text, self.rules)  # the first pass: most files stop here
+        # The first pass, on flake8's own syntax tree: most files stop here.
+        tree = self.tree if isinstance(self.tree, ast.Module) else None
+        rules = rules_for(Outline(text, tree), self.rules)
         if not rules:
             return
         try:

@@ -10,7 +10,8 @@ import pytest
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from ftlint.context import Positions
-from ftlint.engine import lint_source, rules_for_text
+from ftlint.engine import lint_source, rules_for
+from ftlint.outline import Outline
 from ftlint.rules import ALL_RULES
 from ftlint.rules.base import Rule
 
@@ -39,7 +40,7 @@ def test_the_first_pass_never_changes_findings(name, source):
 def test_every_rule_that_is_fired_by_an_example_needs_its_tokens():
     for rule in STATIC_RULES:
         for source in rule.invalid:
-            assert rule in rules_for_text(source, [rule]), rule.code
+            assert rule in rules_for(Outline(source), [rule]), rule.code
 
 
 def test_a_rule_without_tokens_always_runs_and_one_with_tokens_only_when_they_occur():
@@ -50,11 +51,11 @@ def test_a_rule_without_tokens_always_runs_and_one_with_tokens_only_when_they_oc
         code, name, message, docs = "FTL996", "specific", "m", ""
         tokens = ("detach_", "weights_only")
 
-    assert rules_for_text("x = 1\n", [Everywhere, Specific]) == [Everywhere]
-    assert rules_for_text("y.detach_()\n", [Everywhere, Specific]) == [Everywhere, Specific]
+    assert rules_for(Outline("x = 1\n"), [Everywhere, Specific]) == [Everywhere]
+    assert rules_for(Outline("y.detach_()\n"), [Everywhere, Specific]) == [Everywhere, Specific]
     # whole words: a longer name that contains a token is not it
-    assert rules_for_text("y.detach_all()\n", [Specific]) == []
-    assert rules_for_text('setattr(y, "weights_only", 1)\n', [Specific]) == [Specific]
+    assert rules_for(Outline("y.detach_all()\n"), [Specific]) == []
+    assert rules_for(Outline('setattr(y, "weights_only", 1)\n'), [Specific]) == [Specific]
 
 
 def test_a_file_no_rule_needs_still_gets_its_parse_error():

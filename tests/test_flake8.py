@@ -73,11 +73,11 @@ import ftlint.flake8_plugin as plugin
 from flake8.main.cli import main
 
 considered = []
-real = plugin.rules_for_text
-def spy(text, rules):
+real = plugin.rules_for
+def spy(outline, rules):
     considered.append(sorted(rule.code for rule in rules))
-    return real(text, rules)
-plugin.rules_for_text = spy
+    return real(outline, rules)
+plugin.rules_for = spy
 try:
     main(sys.argv[1:])
 finally:

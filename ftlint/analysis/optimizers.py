@@ -5,6 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from ftlint.analysis.names import dotted_parts
+from ftlint.outline import Outline
 
 # Modules whose CamelCase members are optimizers. torch.optim's schedulers and SWA helpers
 # live in submodules and are excluded below.
@@ -48,6 +49,19 @@ def is_optimizer_name(qualified: str) -> bool:
     return qualified.startswith(_OPTIMIZER_MODULES) and last[:1].isupper() and "Scheduler" not in last
 
 
+def _optimizer_base(qualified: str) -> bool:
+    return qualified in _BASES or is_optimizer_name(qualified)
+
+
+def may_build_optimizer(outline: Outline) -> bool:
+    """The first pass: whether a file may build an optimizer `optimizer_class` knows: it
+    calls one by an imported name, or it defines a class deriving from one."""
+    if outline.words.isdisjoint(OPTIMIZER_TOKENS):
+        return False
+    facts = outline.facts
+    return facts.calls_matching(is_optimizer_name) or facts.derives_from(_optimizer_base)
+
+
 def optimizer_class(ctx, call: cst.Call) -> str | None:
     """The optimizer a call constructs (qualified name, or a same-file class), or None."""
     qualified = ctx.qualified_name(call.func)
@@ -56,6 +70,6 @@ def optimizer_class(ctx, call: cst.Call) -> str | None:
     parts = dotted_parts(call.func)
     if parts and len(parts) == 1 and parts[0] in ctx.classes:
         bases = ctx.base_names(ctx.classes[parts[0]])
-        if any(base in _BASES or is_optimizer_name(base) for base in bases):
+        if any(_optimizer_base(base) for base in bases):
             return parts[0]
     return None

@@ -9,27 +9,17 @@ built from `self.replace(node, new)` edits: `self.report(node, fix=self.fix_with
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
 from typing import TYPE_CHECKING, ClassVar
 
 import libcst as cst
 
 from ftlint.finding import Edit, Fix
+from ftlint.outline import Outline
 
 if TYPE_CHECKING:
     from ftlint.context import FileContext
 
 FIX_KINDS = ("safe", "unsafe", "mixed")
-
-
-_WORD = re.compile(r"\w+")
-
-
-@lru_cache(maxsize=1)  # every rule asks about the same text in turn
-def words_in(text: str) -> frozenset[str]:
-    """The distinct words of a source text, for the first pass."""
-    return frozenset(_WORD.findall(text))
 
 
 class Rule:
@@ -60,10 +50,12 @@ class Rule:
     fix_examples: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     @classmethod
-    def may_report(cls, text: str) -> bool:
-        """The first pass: False only when this rule surely finds nothing in `text`. A rule
-        whose trigger is not a fixed word (a misspelling) overrides this instead."""
-        return cls.tokens is None or not words_in(text).isdisjoint(cls.tokens)
+    def may_report(cls, outline: Outline) -> bool:
+        """The first pass: False only when this rule surely finds nothing in the file.
+        A rule sharpens it by overriding: `super().may_report(outline)` first, since the
+        words cost far less than `outline.facts` (read from Python's syntax tree); or, when
+        its trigger is not a fixed word (a misspelling), by reading `outline.text`."""
+        return cls.tokens is None or not outline.words.isdisjoint(cls.tokens)
 
     def __init__(self, ctx: FileContext) -> None:
         self.ctx = ctx

@@ -12,6 +12,7 @@ from ftlint.analysis.scopes import (
     header_parts,
     names_used,
 )
+from ftlint.outline import Outline
 from ftlint.rules.base import Rule
 from ftlint.walk import children, walk
 
@@ -385,6 +386,11 @@ opt2 = optim.SGD(params, lr=0.1)
 """,
         ),
     )
+
+    @classmethod
+    def may_report(cls, outline: Outline) -> bool:
+        # Only iterators bound by an assignment are tracked.
+        return super().may_report(outline) and outline.facts.assigns_result_of(_PARAM_METHODS)
 
     def visit_Module(self, node: cst.Module) -> None:
         for owner in self.ctx.scopes:

@@ -3,6 +3,8 @@ from __future__ import annotations
 import libcst as cst
 
 from ftlint.analysis.flow import OptimizerBuilt, file_flows
+from ftlint.analysis.optimizers import may_build_optimizer
+from ftlint.outline import Outline
 from ftlint.rules.base import Rule
 
 
@@ -348,6 +350,10 @@ opt = optim.Adam([{"params": model.encoder.parameters(), "lr": 1e-5}], lr=1e-3)
 """,
         ),
     )
+
+    @classmethod
+    def may_report(cls, outline: Outline) -> bool:
+        return super().may_report(outline) and may_build_optimizer(outline)
 
     def visit_Module(self, node: cst.Module) -> None:
         for flow in file_flows(self.ctx):

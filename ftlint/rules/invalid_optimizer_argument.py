@@ -6,6 +6,7 @@ from ftlint.analysis.scopes import names_used
 from ftlint.analysis.spelling import closest
 from ftlint.analysis.values import string_value
 from ftlint.data.optimizer_signatures import OPTIMIZERS, TORCH_VERSION
+from ftlint.outline import Outline
 from ftlint.rules.base import Rule
 
 # `torch.optim.Adam` and `torch.optim.adam.Adam` both name Adam.
@@ -13,6 +14,8 @@ _BY_QUALIFIED_NAME: dict[str, str] = {}
 for _name, _entry in OPTIMIZERS.items():
     _BY_QUALIFIED_NAME[f"torch.optim.{_name}"] = _name
     _BY_QUALIFIED_NAME[f"{_entry['module']}.{_name}"] = _name
+# What the rule judges is a call of one of them, direct or through functools.partial.
+_JUDGED_CALLEES = frozenset(_BY_QUALIFIED_NAME) | {"functools.partial"}
 
 # Keys torch itself puts in a group besides the defaults.
 _ALWAYS_VALID_GROUP_KEYS = frozenset({"params", "param_names"})
@@ -250,6 +253,10 @@ class Module:
         return torch.optim.AdamW(self.parameters(), momentum=0.9, **self.kw)  # expect: FTL108
 """,
     )
+
+    @classmethod
+    def may_report(cls, outline: Outline) -> bool:
+        return super().may_report(outline) and outline.facts.calls_any(_JUDGED_CALLEES)
 
     def visit_Module(self, node: cst.Module) -> None:
         self._seen: set[int] = set()

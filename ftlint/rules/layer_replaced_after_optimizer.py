@@ -8,8 +8,9 @@ from ftlint.analysis.optimizer_use import (
     add_param_group_args,
     uses_after_change,
 )
-from ftlint.analysis.optimizers import OPTIMIZER_TOKENS
+from ftlint.analysis.optimizers import OPTIMIZER_TOKENS, may_build_optimizer
 from ftlint.analysis.values import Path, contains
+from ftlint.outline import Outline
 from ftlint.rules.base import Rule
 
 
@@ -226,6 +227,10 @@ model.fc = nn.Sequential(nn.Dropout(0.2), nn.Linear(512, 10))  # expect: FTL103
 opt.step()
 """,
     )
+
+    @classmethod
+    def may_report(cls, outline: Outline) -> bool:
+        return super().may_report(outline) and may_build_optimizer(outline)
 
     def visit_Module(self, node: cst.Module) -> None:
         positions = self.ctx.positions

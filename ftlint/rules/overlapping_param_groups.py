@@ -5,8 +5,10 @@ from collections.abc import Sequence
 import libcst as cst
 
 from ftlint.analysis.flow import OptimizerBuilt, ScopeFlow, file_flows
+from ftlint.analysis.optimizers import may_build_optimizer
 from ftlint.analysis.scopes import Step, names_used
 from ftlint.analysis.values import Source, contains, string_value
+from ftlint.outline import Outline
 from ftlint.rules.base import Rule
 
 _SEQUENCES = (cst.List, cst.Tuple)
@@ -238,6 +240,13 @@ class Trainer:
         )
 """,
     )
+
+    @classmethod
+    def may_report(cls, outline: Outline) -> bool:
+        # Groups are dicts with a "params" key, given to an optimizer the rule knows.
+        if not super().may_report(outline) or "params" not in outline.words:
+            return False
+        return may_build_optimizer(outline)
 
     def visit_Module(self, node: cst.Module) -> None:
         for flow in file_flows(self.ctx):

@@ -4,7 +4,9 @@ import libcst as cst
 
 from ftlint.analysis.flow import FreezeChange, OptimizerBuilt
 from ftlint.analysis.optimizer_use import uses_after_change
+from ftlint.analysis.optimizers import may_build_optimizer
 from ftlint.analysis.values import Source, contains
+from ftlint.outline import Outline
 from ftlint.rules.base import Rule
 
 
@@ -268,6 +270,10 @@ class Trainer:
         self.loop(model, opt)
 """,
     )
+
+    @classmethod
+    def may_report(cls, outline: Outline) -> bool:
+        return super().may_report(outline) and may_build_optimizer(outline)
 
     def visit_Module(self, node: cst.Module) -> None:
         for use in uses_after_change(self.ctx, _holds_frozen):

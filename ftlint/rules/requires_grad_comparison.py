@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from ftlint.outline import Outline
 from ftlint.rules.base import Rule
 
 
@@ -137,6 +138,10 @@ def freeze(model):
     [p.requires_grad == False for p in model.encoder.parameters()]  # expect: FTL107
 """,
     )
+
+    @classmethod
+    def may_report(cls, outline: Outline) -> bool:
+        return super().may_report(outline) and outline.facts.compares_for_nothing()
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)

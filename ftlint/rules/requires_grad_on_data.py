@@ -4,6 +4,7 @@ import libcst as cst
 
 from ftlint.analysis.kinds import MODULE, OTHER, kind_of, kinds_at
 from ftlint.analysis.scopes import Step
+from ftlint.outline import Outline
 from ftlint.rules.base import Rule
 
 
@@ -130,6 +131,10 @@ class Trainer:
         self.model.a.data.requires_grad = self.model.b.data.requires_grad = False  # expect: FTL105
 """,
     )
+
+    @classmethod
+    def may_report(cls, outline: Outline) -> bool:
+        return super().may_report(outline) and "data" in outline.words  # `p.data.requires_grad`
 
     def visit_Module(self, node: cst.Module) -> None:
         # Each statement of a scope, to ask what its names hold just before it runs.

@@ -7,6 +7,7 @@ import libcst as cst
 
 from ftlint.analysis.spelling import is_near_miss
 from ftlint.analysis.values import string_value
+from ftlint.outline import Outline
 from ftlint.rules.base import Rule
 from ftlint.walk import walk
 
@@ -199,9 +200,10 @@ class Net(nn.Module):
     )
 
     @classmethod
-    def may_report(cls, text: str) -> bool:
+    def may_report(cls, outline: Outline) -> bool:
         """The first pass: whether any word of the text is a misspelling (a near miss
         differs in length by at most two letters)."""
+        text = outline.text
         lo, hi = len(_INTENDED) - 2, len(_INTENDED) + 2
         words = {w for pattern in _WORDS for w in pattern.findall(text) if lo <= len(w) <= hi}
         words.discard("requires_grad_")

@@ -11,6 +11,7 @@ from ftlint.analysis.reporting import (
     size_reported,
 )
 from ftlint.analysis.scopes import Step, names_used, nodes_in
+from ftlint.outline import Outline
 from ftlint.rules.base import Rule
 from ftlint.walk import walk
 
@@ -274,6 +275,10 @@ model_dict2.update(pretrained_dict)
 m.load_state_dict(model_dict2)
 """,
     )
+
+    @classmethod
+    def may_report(cls, outline: Outline) -> bool:
+        return super().may_report(outline) and outline.facts.filters_dict_by_membership()
 
     def visit_Module(self, node: cst.Module) -> None:
         for owner in self.ctx.scopes:

@@ -5,6 +5,7 @@ import re
 import libcst as cst
 
 from ftlint.analysis.values import string_value
+from ftlint.outline import Outline
 from ftlint.rules.base import Rule
 
 # Deprecated keyword -> its replacement.
@@ -206,6 +207,13 @@ b = models.resnet18(pretrained=True, weights=None)
 """,
         ),
     )
+
+    @classmethod
+    def may_report(cls, outline: Outline) -> bool:
+        if not super().may_report(outline):
+            return False
+        facts = outline.facts
+        return facts.calls_matching(_is_builder) or facts.calls_any({"torch.hub.load"})
 
     def visit_Call(self, node: cst.Call) -> None:
         deprecated = [

@@ -5,6 +5,7 @@ import libcst as cst
 from ftlint.analysis.names import is_false, keyword_is_false
 from ftlint.analysis.reporting import size_reported
 from ftlint.analysis.scopes import Step, next_read
+from ftlint.outline import Outline
 from ftlint.rules.base import Rule
 
 
@@ -141,6 +142,12 @@ result = train(model)
 print(result)
 """,
     )
+
+    @classmethod
+    def may_report(cls, outline: Outline) -> bool:
+        if not super().may_report(outline) or "False" not in outline.words:  # strict=False
+            return False
+        return outline.facts.calls_method({"load_state_dict"})
 
     def visit_Module(self, node: cst.Module) -> None:
         for owner in self.ctx.scopes:

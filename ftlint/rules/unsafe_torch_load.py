@@ -3,6 +3,7 @@ from __future__ import annotations
 import libcst as cst
 
 from ftlint.analysis.names import keyword_is_false
+from ftlint.outline import Outline
 from ftlint.rules.base import Rule
 
 # Loaders that unpickle with `weights_only=False`. `torch.hub.load_state_dict_from_url`
@@ -127,6 +128,12 @@ unsafe = functools.partial(torch.load, weights_only=False)  # expect: FTL203
 sd = torch.hub.load_state_dict_from_url(url, weights_only=False)  # expect: FTL203
 """,
     )
+
+    @classmethod
+    def may_report(cls, outline: Outline) -> bool:
+        if not super().may_report(outline) or "False" not in outline.words:  # weights_only=False
+            return False
+        return outline.facts.calls_any(_LOADERS | _PARTIAL)
 
     def visit_Call(self, node: cst.Call) -> None:
         if not keyword_is_false(node, "weights_only"):

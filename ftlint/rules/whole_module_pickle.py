@@ -6,6 +6,7 @@ import libcst as cst
 
 from ftlint.analysis.kinds import is_module
 from ftlint.analysis.scopes import Step, names_used
+from ftlint.outline import Outline
 from ftlint.rules.base import Rule
 
 _SAVES = frozenset({"torch.save", "torch.serialization.save"})
@@ -312,6 +313,10 @@ logits = net(images)  # expect: FTL204
 get_weights = lambda p: torch.load(p).state_dict()  # expect: FTL204
 """,
     )
+
+    @classmethod
+    def may_report(cls, outline: Outline) -> bool:
+        return super().may_report(outline) and outline.facts.calls_any(_SAVES | _LOADS)
 
     def visit_Call(self, node: cst.Call) -> None:
         # `torch.load(p).state_dict()`, `torch.load(p).to(device).eval()`, in any scope

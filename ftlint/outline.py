@@ -1,0 +1,252 @@
+"""What the first pass knows of a file before libcst parses it.
+
+Two stages, each far cheaper than the parse it may save: the file's words, then a few
+facts read from Python's own syntax tree (about ten times faster to build than libcst's,
+and handed over for free by flake8). Rules ask for them in `Rule.may_report`. Every fact
+over-approximates what the rules see in the libcst tree of the same text: a call is a
+call in both trees, and an import alias is resolved to every name it is bound to anywhere
+in the file, where the rules resolve it to one.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from functools import cached_property
+
+_WORD = re.compile(r"\w+")
+_ASSIGNMENTS = (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.NamedExpr)
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_YIELDS = (ast.Yield, ast.YieldFrom)
+# Nodes no fact is read from and that have no children worth a visit.
+_LEAVES = (ast.Name, ast.Constant, ast.expr_context, ast.operator, ast.cmpop, ast.unaryop)
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+# An assignment's fields but its value, which is walked marked as assigned.
+_TARGET_FIELDS = {
+    kind: tuple(f for f in kind._fields if f not in ("value", "ctx")) for kind in _ASSIGNMENTS
+}
+
+
+class Facts:
+    """Facts about the calls and statements of a file, read from its `ast` tree."""
+
+    def __init__(self, tree: ast.Module) -> None:
+        self._aliases: dict[str, set[str]] = defaultdict(set)
+        self._dotted: list[list[str]] = []
+        self._bases: list[list[str]] = []
+        self._called: set[str] = set()
+        self._assigned: set[str] = set()
+        self._called_by: dict[ast.AST, set[str]] = defaultdict(set)
+        self._generators: set[ast.AST] = set()
+        self._membership_filter = False
+        self._compares_for_nothing = False
+        self._read(tree)
+        self._calls = self._resolve(self._dotted)
+        self._class_bases = self._resolve(self._bases)
+
+    def calls_any(self, names: Iterable[str]) -> bool:
+        """Whether a callee may be one of these qualified names (`torch.save`)."""
+        return not self._calls.isdisjoint(names)
+
+    def calls_matching(self, predicate: Callable[[str], bool]) -> bool:
+        """Whether a callee may have a qualified name the predicate accepts."""
+        return any(predicate(name) for name in self._calls)
+
+    def derives_from(self, predicate: Callable[[str], bool]) -> bool:
+        """Whether a class of the file may have a base the predicate accepts."""
+        return any(predicate(name) for name in self._class_bases)
+
+    def calls_method(self, names: Iterable[str]) -> bool:
+        """Whether a callee's last name is one of these: `m.module.load_state_dict(...)`."""
+        return not self._called.isdisjoint(names)
+
+    def assigns_result_of(self, names: Iterable[str]) -> bool:
+        """Whether a call of one of these last names sits in an assigned value
+        (`params = model.parameters()`), or in a top-level generator function, whose
+        result its callers assign."""
+        names = set(names)
+        if not self._assigned.isdisjoint(names):
+            return True
+        return any(not self._called_by[f].isdisjoint(names) for f in self._generators)
+
+    def filters_dict_by_membership(self) -> bool:
+        """`{k: v for k, v in sd.items() if k in keys}`: one `for`, an `if` testing `in`."""
+        return self._membership_filter
+
+    def compares_for_nothing(self) -> bool:
+        """An expression statement that compares, or a comprehension of comparisons."""
+        return self._compares_for_nothing
+
+    def _resolve(self, dotted: list[list[str]]) -> frozenset[str]:
+        """Each dotted name as written, and through every import of its first name."""
+        names = set()
+        for parts in dotted:
+            names.add(".".join(parts))
+            for qualified in self._aliases.get(parts[0], ()):
+                names.add(".".join([qualified, *parts[1:]]))
+        return frozenset(names)
+
+    def _read(self, tree: ast.Module) -> None:
+        top_functions = {stmt for stmt in tree.body if isinstance(stmt, _FUNCTIONS)}
+        # (node, inside an assigned value, the top-level function it is in)
+        stack: list[tuple[ast.AST, bool, ast.AST | None]] = [(tree, False, None)]
+        push = stack.append
+        while stack:
+            node, assigned, function = stack.pop()
+            kind = type(node)
+            if kind is ast.Call:
+                self._call(node, assigned, function)
+            elif kind in _ASSIGNMENTS:
+                assigned_value = node.value
+                if assigned_value is not None:
+                    push((assigned_value, True, function))
+                    _push_children(node, _TARGET_FIELDS[kind], assigned, function, push)
+                    continue
+            elif kind in _YIELDS:
+                if function is not None:
+                    self._generators.add(function)
+            elif kind in _FUNCTIONS:
+                if node in top_functions:
+                    function = node
+            elif kind is ast.Import or kind is ast.ImportFrom:
+                self._import(node)
+            elif kind is ast.ClassDef:
+                self._bases.extend(p for p in map(_dotted_parts, node.bases) if p is not None)
+            elif kind is ast.DictComp:
+                self._membership_filter = self._membership_filter or _membership_filter(node)
+            elif kind is ast.Expr:
+                value = node.value
+                if isinstance(value, (ast.ListComp, ast.SetComp, ast.GeneratorExp)):
+                    value = value.elt
+                self._compares_for_nothing |= isinstance(value, ast.Compare)
+            fields = _CHILD_FIELDS.get(kind)
+            if fields is None:
+                fields = _CHILD_FIELDS[kind] = tuple(f for f in kind._fields if f != "ctx")
+            _push_children(node, fields, assigned, function, push)
+
+    def _call(self, call: ast.Call, assigned: bool, function: ast.AST | None) -> None:
+        func = call.func
+        if isinstance(func, ast.Attribute):
+            last = func.attr
+        elif isinstance(func, ast.Name):
+            last = func.id
+        else:
+            return
+        self._called.add(last)
+        if assigned:
+            self._assigned.add(last)
+        if function is not None:
+            self._called_by[function].add(last)
+        parts = _dotted_parts(func)
+        if parts is not None:
+            self._dotted.append(parts)
+
+    def _import(self, node: ast.Import | ast.ImportFrom) -> None:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname is not None:
+                    self._aliases[alias.asname].add(alias.name)
+                else:
+                    first = alias.name.split(".", 1)[0]
+                    self._aliases[first].add(first)
+        elif node.module is not None and not node.level:
+            for alias in node.names:
+                self._aliases[alias.asname or alias.name].add(f"{node.module}.{alias.name}")
+
+
+class _AnyFacts(Facts):
+    """Stands in when Python's parser rejects the file: every fact may hold."""
+
+    def __init__(self) -> None:
+        pass
+
+    def calls_any(self, names: Iterable[str]) -> bool:
+        return True
+
+    def calls_matching(self, predicate: Callable[[str], bool]) -> bool:
+        return True
+
+    def derives_from(self, predicate: Callable[[str], bool]) -> bool:
+        return True
+
+    def calls_method(self, names: Iterable[str]) -> bool:
+        return True
+
+    def assigns_result_of(self, names: Iterable[str]) -> bool:
+        return True
+
+    def filters_dict_by_membership(self) -> bool:
+        return True
+
+    def compares_for_nothing(self) -> bool:
+        return True
+
+
+def _push_children(node, fields, assigned, function, push) -> None:
+    for field in fields:
+        value = getattr(node, field, None)
+        if type(value) is list:
+            for item in value:
+                if isinstance(item, ast.AST) and not isinstance(item, _LEAVES):
+                    push((item, assigned, function))
+        elif isinstance(value, ast.AST) and not isinstance(value, _LEAVES):
+            push((value, assigned, function))
+
+
+def _dotted_parts(node: ast.expr) -> list[str] | None:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    parts.reverse()
+    return parts
+
+
+def _membership_filter(comp: ast.DictComp) -> bool:
+    if len(comp.generators) != 1:
+        return False
+    return any(
+        isinstance(node, ast.Compare) and any(isinstance(op, ast.In) for op in node.ops)
+        for condition in comp.generators[0].ifs
+        for node in ast.walk(condition)
+    )
+
+
+class Outline:
+    """A file's text, its words, and the facts of its `ast` tree, each computed once, on
+    first use. `tree` is flake8's, when it has one."""
+
+    def __init__(self, text: str, tree: ast.Module | None = None) -> None:
+        self.text = text
+        self._tree = tree
+
+    @cached_property
+    def words(self) -> frozenset[str]:
+        """Its distinct words: identifiers, attribute, keyword and imported names, and
+        the words of strings and comments (runs of letters, digits and _)."""
+        return frozenset(_WORD.findall(self.text))
+
+    @cached_property
+    def tree(self) -> ast.Module | None:
+        """Python's syntax tree of the text, or None when Python's parser rejects it."""
+        if self._tree is not None:
+            return self._tree
+        try:
+            return compile(self.text, "<source>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return None
+
+    @cached_property
+    def facts(self) -> Facts:
+        tree = self.tree
+        if tree is None:
+            return _AnyFacts()
+        try:
+            return Facts(tree)
+        except RecursionError:
+            return _AnyFacts()
