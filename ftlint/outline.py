@@ -20,7 +20,13 @@ _WORD = re.compile(r"\w+")
 _ASSIGNMENTS = (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.NamedExpr)
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _YIELDS = (ast.Yield, ast.YieldFrom)
-# Nodes no fact is read from and that have no children worth a visit.
+_LOOPS = (ast.For, ast.AsyncFor, ast.comprehension)
+_PARAMETER_METHODS = frozenset({"parameters", "named_parameters"})
+# Nodes that bind their `name`: functions and classes (the latter also read below),
+# `except E as name`, `case [*name]`, `case x as name`.
+_NAMED_BINDINGS = (*_FUNCTIONS, ast.ExceptHandler, ast.MatchStar, ast.MatchAs)
+# Nodes no fact is read from and that have no children worth a visit (a name that is
+# stored into is visited: it is a binding).
 _LEAVES = (ast.Name, ast.Constant, ast.expr_context, ast.operator, ast.cmpop, ast.unaryop)
 _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
 # An assignment's fields but its value, which is walked marked as assigned.
@@ -42,6 +48,14 @@ class Facts:
         self._generators: set[ast.AST] = set()
         self._membership_filter = False
         self._compares_for_nothing = False
+        # `a.b` written anywhere: ("a", "b") for `x.a.b`.
+        self._attribute_pairs: set[tuple[str, str]] = set()
+        # attribute -> owners stored into: `x.attr = ...`, `setattr(x, "attr", ...)`; an
+        # owner is a name, or None for any other expression.
+        self._stored_attributes: dict[str, set[str | None]] = defaultdict(set)
+        self._loop_targets: set[ast.AST] = set()  # name nodes bound by parameter loops
+        self._bound_by_parameter_loops: set[str] = set()
+        self._bound_otherwise: set[str] = set()
         self._read(tree)
         self._calls = self._resolve(self._dotted)
         self._class_bases = self._resolve(self._bases)
@@ -70,6 +84,24 @@ class Facts:
         if not self._assigned.isdisjoint(names):
             return True
         return any(not self._called_by[f].isdisjoint(names) for f in self._generators)
+
+    def writes_attribute_of(self, owner_attribute: str, attribute: str) -> bool:
+        """Whether `x.<owner_attribute>.<attribute>` is written somewhere."""
+        return (owner_attribute, attribute) in self._attribute_pairs
+
+    def owners_stored_into(self, attribute: str) -> set[str | None]:
+        """What `x.attribute = ...` and `setattr(x, "attribute", ...)` store into: the
+        name `x`, or None when `x` is another expression."""
+        return self._stored_attributes.get(attribute, set())
+
+    def stores_attribute_matching(self, predicate: Callable[[str], bool]) -> bool:
+        """Whether some attribute stored into has a name the predicate accepts."""
+        return any(predicate(name) for name in self._stored_attributes)
+
+    def bound_only_by_parameter_loops(self, name: str) -> bool:
+        """Whether every binding of `name` in the file is a loop target over
+        `parameters()`/`named_parameters()`: then it never holds a module."""
+        return name in self._bound_by_parameter_loops and name not in self._bound_otherwise
 
     def filters_dict_by_membership(self) -> bool:
         """`{k: v for k, v in sd.items() if k in keys}`: one `for`, an `if` testing `in`."""
@@ -107,12 +139,29 @@ class Facts:
             elif kind in _YIELDS:
                 if function is not None:
                     self._generators.add(function)
-            elif kind in _FUNCTIONS:
+            elif kind is ast.Attribute:
+                self._attribute(node)
+            elif kind is ast.Name:  # only stores are visited
+                if node in self._loop_targets:
+                    self._bound_by_parameter_loops.add(node.id)
+                else:
+                    self._bound_otherwise.add(node.id)
+            elif kind in _LOOPS:
+                if _loops_over_parameters(node):
+                    self._loop_targets.update(_names_in(node.target))
+            elif kind is ast.arg:
+                self._bound_otherwise.add(node.arg)
+            elif kind in _NAMED_BINDINGS:
+                if node.name is not None:
+                    self._bound_otherwise.add(node.name)
                 if node in top_functions:
                     function = node
             elif kind is ast.Import or kind is ast.ImportFrom:
                 self._import(node)
+            elif kind is ast.MatchMapping and node.rest is not None:
+                self._bound_otherwise.add(node.rest)
             elif kind is ast.ClassDef:
+                self._bound_otherwise.add(node.name)
                 self._bases.extend(p for p in map(_dotted_parts, node.bases) if p is not None)
             elif kind is ast.DictComp:
                 self._membership_filter = self._membership_filter or _membership_filter(node)
@@ -135,6 +184,10 @@ class Facts:
         else:
             return
         self._called.add(last)
+        if last == "setattr" and len(call.args) >= 2:
+            attribute = call.args[1]
+            if isinstance(attribute, ast.Constant) and isinstance(attribute.value, str):
+                self._stored_attributes[attribute.value].add(_name_of(call.args[0]))
         if assigned:
             self._assigned.add(last)
         if function is not None:
@@ -143,7 +196,16 @@ class Facts:
         if parts is not None:
             self._dotted.append(parts)
 
+    def _attribute(self, node: ast.Attribute) -> None:
+        owner = node.value
+        if type(owner) is ast.Attribute:
+            self._attribute_pairs.add((owner.attr, node.attr))
+        if type(node.ctx) is ast.Store:
+            self._stored_attributes[node.attr].add(_name_of(owner))
+
     def _import(self, node: ast.Import | ast.ImportFrom) -> None:
+        for alias in node.names:
+            self._bound_otherwise.add(alias.asname or alias.name.split(".", 1)[0])
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname is not None:
@@ -180,6 +242,18 @@ class _AnyFacts(Facts):
     def filters_dict_by_membership(self) -> bool:
         return True
 
+    def writes_attribute_of(self, owner_attribute: str, attribute: str) -> bool:
+        return True
+
+    def owners_stored_into(self, attribute: str) -> set[str | None]:
+        return {None}
+
+    def stores_attribute_matching(self, predicate: Callable[[str], bool]) -> bool:
+        return True
+
+    def bound_only_by_parameter_loops(self, name: str) -> bool:
+        return False
+
     def compares_for_nothing(self) -> bool:
         return True
 
@@ -189,10 +263,33 @@ def _push_children(node, fields, assigned, function, push) -> None:
         value = getattr(node, field, None)
         if type(value) is list:
             for item in value:
-                if isinstance(item, ast.AST) and not isinstance(item, _LEAVES):
+                if isinstance(item, ast.AST) and _visited(item):
                     push((item, assigned, function))
-        elif isinstance(value, ast.AST) and not isinstance(value, _LEAVES):
+        elif isinstance(value, ast.AST) and _visited(value):
             push((value, assigned, function))
+
+
+def _visited(node: ast.AST) -> bool:
+    if not isinstance(node, _LEAVES):
+        return True
+    return type(node) is ast.Name and type(node.ctx) is ast.Store
+
+
+def _name_of(node: ast.expr) -> str | None:
+    return node.id if type(node) is ast.Name else None
+
+
+def _loops_over_parameters(loop: ast.For | ast.AsyncFor | ast.comprehension) -> bool:
+    iterated = loop.iter
+    return (
+        type(iterated) is ast.Call
+        and type(iterated.func) is ast.Attribute
+        and iterated.func.attr in _PARAMETER_METHODS
+    )
+
+
+def _names_in(target: ast.expr) -> list[ast.Name]:
+    return [node for node in ast.walk(target) if type(node) is ast.Name]
 
 
 def _dotted_parts(node: ast.expr) -> list[str] | None:

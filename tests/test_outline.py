@@ -104,3 +104,43 @@ def test_flake8s_tree_is_used_as_given():
 def test_the_tree_walk_survives_deep_nesting():
     deep = "x = " + "(" * 180 + "1" + ")" * 180 + "\n"
     assert not Outline(deep).facts.calls_method({"f"})
+
+
+def test_attribute_pairs_and_stores():
+    found = facts("x.data.requires_grad_(False)\nself.head.requires_grad = False\n")
+    assert found.writes_attribute_of("data", "requires_grad_")
+    assert not found.writes_attribute_of("data", "requires_grad")
+    assert found.owners_stored_into("requires_grad") == {None}
+    stores = facts('m.requires_grad = False\nsetattr(p, "requires_grad", False)\n')
+    assert stores.owners_stored_into("requires_grad") == {"m", "p"}
+    assert facts('setattr(p, name, False)\n').owners_stored_into("requires_grad") == set()
+
+
+LOOP = "for n, p in model.named_parameters():\n    p.requires_grad = False\n"
+
+
+def test_names_bound_only_by_loops_over_parameters():
+    assert facts(LOOP).bound_only_by_parameter_loops("p")
+    comprehension = '[setattr(p, "requires_grad", False) for p in m.parameters()]\n'
+    assert facts(comprehension).bound_only_by_parameter_loops("p")
+    assert not facts("for p in model.modules():\n    pass\n").bound_only_by_parameter_loops("p")
+    assert not facts("x = 1\n").bound_only_by_parameter_loops("x")
+    rebound_elsewhere = (
+        "def f(p): ...",
+        "p = nn.Linear(2, 2)",
+        "import p",
+        "from x import y as p",
+        "with open(f) as p: ...",
+        "try: ...\nexcept E as p: ...",
+        "if (p := make()): ...",
+        "for p in model.children(): ...",
+        "match x:\n    case {**p}: ...",
+        "match x:\n    case [*p]: ...",
+        "match x:\n    case Net() as p: ...",
+        "class p: ...",
+        "def p(): ...",
+        "f = lambda p: p",
+        "p += 1",
+    )
+    for binding in rebound_elsewhere:
+        assert not facts(LOOP + binding + "\n").bound_only_by_parameter_loops("p"), binding

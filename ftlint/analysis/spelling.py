@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 
 
@@ -32,7 +33,9 @@ def is_near_miss(word: str, intended: str) -> bool:
     if a == b:
         return True
     allowed = 1 if len(b) <= 5 else 2
-    return abs(len(a) - len(b)) <= allowed and edit_distance(a, b) <= allowed
+    if abs(len(a) - len(b)) > allowed or _letter_difference(a, b) > 2 * allowed:
+        return False
+    return edit_distance(a, b) <= allowed
 
 
 def closest(word: str, candidates: Iterable[str]) -> str | None:
@@ -44,6 +47,14 @@ def closest(word: str, candidates: Iterable[str]) -> str | None:
             if best is None or distance < best[0]:
                 best = (distance, candidate)
     return best[1] if best else None
+
+
+def _letter_difference(a: str, b: str) -> int:
+    """How many letters the two would have to gain or lose to hold the same ones. An edit
+    changes it by two at most (a substitution), so it bounds the edit distance cheaply."""
+    counts = Counter(a)
+    counts.subtract(b)
+    return sum(map(abs, counts.values()))
 
 
 def _normal(name: str) -> str:

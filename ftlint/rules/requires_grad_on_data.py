@@ -134,7 +134,10 @@ class Trainer:
 
     @classmethod
     def may_report(cls, outline: Outline) -> bool:
-        return super().may_report(outline) and "data" in outline.words  # `p.data.requires_grad`
+        if not super().may_report(outline):
+            return False
+        facts = outline.facts
+        return any(facts.writes_attribute_of("data", name) for name in cls.tokens)
 
     def visit_Module(self, node: cst.Module) -> None:
         # Each statement of a scope, to ask what its names hold just before it runs.

@@ -5,6 +5,7 @@ import libcst as cst
 from ftlint.analysis.kinds import MODULE, kind_of, scope_kinds
 from ftlint.analysis.scopes import child_body
 from ftlint.analysis.values import string_value
+from ftlint.outline import Outline
 from ftlint.rules.base import Rule
 from ftlint.walk import walk
 
@@ -273,6 +274,19 @@ def setup():
     bert.requires_grad = False  # expect: FTL106
 """,
     )
+
+    @classmethod
+    def may_report(cls, outline: Outline) -> bool:
+        """Something is stored into a `requires_grad` attribute, and not only into loop
+        variables over parameters (`for p in model.parameters(): p.requires_grad = ...`),
+        which never hold a module."""
+        if not super().may_report(outline):
+            return False
+        facts = outline.facts
+        return any(
+            owner is None or not facts.bound_only_by_parameter_loops(owner)
+            for owner in facts.owners_stored_into("requires_grad")
+        )
 
     def visit_Module(self, node: cst.Module) -> None:
         classes = dict(self.ctx.functions_with_class)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import functools
-import re
 
 import libcst as cst
 
@@ -12,11 +11,6 @@ from ftlint.rules.base import Rule
 from ftlint.walk import walk
 
 _INTENDED = "requires_grad"
-# Identifiers, and words with dashes for strings (`setattr(p, "requires-grad", ...)`).
-_WORDS = (re.compile(r"[A-Za-z_][A-Za-z0-9_]*"), re.compile(r"[\w-]+"))
-# `requires_grad_` not called: the one near miss that is also a real (method) name.
-_METHOD_NOT_CALLED = re.compile(r"requires_grad_(?!\w)(?!\s*\()")
-
 
 
 @functools.lru_cache(maxsize=4096)  # the first pass asks about the same words file after file
@@ -201,15 +195,16 @@ class Net(nn.Module):
 
     @classmethod
     def may_report(cls, outline: Outline) -> bool:
-        """The first pass: whether any word of the text is a misspelling (a near miss
-        differs in length by at most two letters)."""
-        text = outline.text
+        """The first pass: an attribute stored into, or named in a string to setattr, is a
+        misspelling. Its name is a word of the text unless setattr spells it with a dash;
+        a near miss differs in length by at most two letters."""
+        words = outline.words
         lo, hi = len(_INTENDED) - 2, len(_INTENDED) + 2
-        words = {w for pattern in _WORDS for w in pattern.findall(text) if lo <= len(w) <= hi}
-        words.discard("requires_grad_")
-        if any(misspelled(word) for word in sorted(words)):
-            return True
-        return _METHOD_NOT_CALLED.search(text) is not None
+        if "setattr" not in words and not any(
+            misspelled(word) for word in words if lo <= len(word) <= hi
+        ):
+            return False
+        return outline.facts.stores_attribute_matching(misspelled)
 
     fix_examples = (
         (
