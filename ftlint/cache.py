@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.util
 import json
 import os
 import tempfile
-from importlib import metadata
 from pathlib import Path
 
 from ftlint import __version__, finding
@@ -31,11 +31,25 @@ def _code_fingerprint() -> str:
     for path in sorted(package.rglob("*.py")):
         digest.update(path.relative_to(package).as_posix().encode())
         digest.update(path.read_bytes())
-    try:
-        digest.update(metadata.version("libcst").encode())
-    except metadata.PackageNotFoundError:  # pragma: no cover - libcst run from a checkout
-        pass
+    digest.update(_libcst_version())
     return digest.hexdigest()
+
+
+def _libcst_version() -> bytes:
+    """libcst's version file, read without importing libcst or importlib.metadata: each
+    costs more than a whole run the cache answers."""
+    spec = importlib.util.find_spec("libcst")
+    if spec is not None and spec.origin:
+        try:
+            return Path(spec.origin).with_name("_version.py").read_bytes()
+        except OSError:
+            pass
+    from importlib import metadata
+
+    try:
+        return metadata.version("libcst").encode()
+    except metadata.PackageNotFoundError:  # pragma: no cover - libcst run from a checkout
+        return b""
 
 
 def _encode(value: object) -> object:

@@ -9,9 +9,7 @@ from pathlib import Path
 from ftlint import __version__
 from ftlint.config import ConfigError, Settings, load_settings
 from ftlint.files import discover
-from ftlint.fixes import fix_paths
 from ftlint.report import FORMATS, render, render_statistics
-from ftlint.rules import ALL_RULES, RULES_BY_CODE
 from ftlint.runner import lint_paths
 
 
@@ -131,6 +129,8 @@ def _plural(count: int, word: str, words: str) -> str:
 
 
 def _fix(files: list[Path], settings: Settings, options: argparse.Namespace) -> int:
+    from ftlint.fixes import fix_paths  # the engine and libcst: only when fixing
+
     fixed, findings = fix_paths(files, settings, options.unsafe_fixes, write=not options.diff)
     for result in fixed:
         if result.error:
@@ -162,6 +162,8 @@ FIX_SAFETY = {
 
 
 def _rule(options: argparse.Namespace) -> int:
+    from ftlint.rules import RULES_BY_CODE
+
     rule = RULES_BY_CODE.get(options.code.upper())
     if rule is None:
         known = ", ".join(RULES_BY_CODE)
@@ -177,6 +179,8 @@ def _rule(options: argparse.Namespace) -> int:
 
 
 def _rules() -> int:
+    from ftlint.rules import ALL_RULES
+
     width = max(len(rule.name) for rule in ALL_RULES)
     for rule in ALL_RULES:
         notes = ["runtime guard only"] if rule.runtime_only else []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import io
 import re
 import tokenize
@@ -12,9 +11,10 @@ import libcst as cst
 
 from ftlint.context import FileContext
 from ftlint.finding import Finding
+from ftlint.gc_pause import collector_paused
 from ftlint.outline import Outline
 from ftlint.rules.base import Rule
-from ftlint.walk import walk
+from ftlint.walk import children, walk
 
 PARSE_ERROR = ("FTL000", "parse-error")
 INTERNAL_ERROR = ("FTL999", "internal-error")
@@ -51,13 +51,9 @@ def _file_finding(path: str, kind: tuple[str, str], message: str, line: int = 1,
 
 
 def parse(text: str) -> cst.Module:
-    # libcst builds hundreds of thousands of objects per file and none of them form a
-    # cycle: the cyclic collector, run again and again while they are made, would only
-    # scan them (about an eighth of the parse's time).
-    collecting = gc.isenabled()
-    gc.disable()
     try:
-        return cst.parse_module(text)
+        with collector_paused():
+            return cst.parse_module(text)
     except cst.ParserSyntaxError as error:
         raise SourceError(
             "syntax error: " + re.sub(r"^parser error: error at \d+:\d+: ", "", error.message),
@@ -66,9 +62,6 @@ def parse(text: str) -> cst.Module:
         ) from None
     except RecursionError:
         raise SourceError("nesting too deep for the parser") from None
-    finally:
-        if collecting:
-            gc.enable()
 
 
 class _Dispatcher(cst.CSTVisitor):
@@ -107,6 +100,24 @@ class _Dispatcher(cst.CSTVisitor):
     def on_leave(self, original_node: cst.CSTNode) -> None:
         self._call(self.leaves, original_node)
 
+    def run(self, module: cst.Module) -> None:
+        if set(self.visits).union(self.leaves) <= {"Module"}:
+            # Rules that analyse whole scopes themselves need no walk of the tree.
+            self.on_visit(module)
+            self.on_leave(module)
+        elif self.leaves:
+            walk(module, self)
+        else:
+            # Visits only: the same order as `walk`, without a call for each of the many
+            # nodes no rule looks at, nor the bookkeeping of leaves.
+            visits = self.visits
+            stack: list[cst.CSTNode] = [module]
+            while stack:
+                node = stack.pop()
+                if type(node).__name__ in visits:
+                    self._call(visits, node)
+                stack.extend(reversed(children(node)))
+
 
 def rules_for(outline: Outline, rule_types: Iterable[type[Rule]]) -> list[type[Rule]]:
     """The first pass: the static rules that may report something in the file, by the
@@ -132,14 +143,8 @@ def lint_module(path: str, module: cst.Module, rule_types: Iterable[type[Rule]])
             _file_finding(path, INTERNAL_ERROR, f"internal error in {rule.code}: {reason}")
         )
 
-    dispatcher = _Dispatcher(rules, on_crash)
     try:
-        if set(dispatcher.visits).union(dispatcher.leaves) <= {"Module"}:
-            # Rules that analyse whole scopes themselves need no walk of the tree.
-            dispatcher.on_visit(module)
-            dispatcher.on_leave(module)
-        else:
-            walk(module, dispatcher)
+        _Dispatcher(rules, on_crash).run(module)
     except RecursionError:
         ctx.findings.append(_file_finding(path, INTERNAL_ERROR, "internal error: nesting too deep"))
     return ctx.findings

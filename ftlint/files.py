@@ -8,7 +8,8 @@ from pathlib import Path
 
 from ftlint.config import Settings, matches
 
-SOURCE_SUFFIXES = (".py", ".pyi", ".ipynb")
+NOTEBOOK_SUFFIX = ".ipynb"
+SOURCE_SUFFIXES = (".py", ".pyi", NOTEBOOK_SUFFIX)
 SKIPPED_DIRS = frozenset(
     {
         ".git", ".hg", ".svn", "__pycache__", "build", "dist", ".venv", "venv",
@@ -29,13 +30,18 @@ def _is_virtualenv(directory: Path) -> bool:
     return (directory / "pyvenv.cfg").is_file()
 
 
+def _excluded(path: Path, settings: Settings) -> bool:
+    # Resolving a path costs system calls: none when nothing is excluded.
+    return bool(settings.exclude) and matches(_relative(path, settings.root), settings.exclude)
+
+
 def discover(paths: list[Path], settings: Settings) -> Iterator[Path]:
     """Files to lint, in a stable order. Excluded patterns apply even to files named
     explicitly, so pre-commit (which names files) honours them too."""
     for path in paths:
         if path.is_dir():
             yield from _walk(path, settings)
-        elif not matches(_relative(path, settings.root), settings.exclude):
+        elif not _excluded(path, settings):
             yield path
 
 
@@ -47,13 +53,11 @@ def _walk(top: Path, settings: Settings) -> Iterator[Path]:
             for name in subdirs
             if name not in SKIPPED_DIRS
             and not _is_virtualenv(here / name)
-            and not matches(_relative(here / name, settings.root), settings.exclude)
+            and not _excluded(here / name, settings)
         )
         for name in sorted(files):
             path = here / name
-            if name.endswith(SOURCE_SUFFIXES) and not matches(
-                _relative(path, settings.root), settings.exclude
-            ):
+            if name.endswith(SOURCE_SUFFIXES) and not _excluded(path, settings):
                 yield path
 
 

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from ftlint.engine import PARSE_ERROR
 from ftlint.finding import Finding
 
-NOTEBOOK_SUFFIX = ".ipynb"
 _NOT_PYTHON = re.compile(
     r"^(\s*)(?:[%!?]"  # %magic, !shell, ?help
     r"|[\w.]+(?:\s*,\s*[\w.]+)*\s*=\s*[%!]"  # files = !ls, t = %timeit -o f()

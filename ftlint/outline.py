@@ -16,6 +16,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from functools import cached_property
 
+from ftlint.gc_pause import collector_paused
+
 _WORD = re.compile(r"\w+")
 _ASSIGNMENTS = (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.NamedExpr)
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -334,7 +336,8 @@ class Outline:
         if self._tree is not None:
             return self._tree
         try:
-            return compile(self.text, "<source>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+            with collector_paused():
+                return compile(self.text, "<source>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             return None
 

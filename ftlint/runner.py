@@ -1,31 +1,41 @@
-"""Lint files as the CLI and pre-commit do: read, lint, select, apply per-file ignores."""
+"""Lint files as the CLI and pre-commit do: read, lint, select, apply per-file ignores.
+
+A run whose files the result cache answers imports neither the engine nor the rules
+(nor libcst): they are imported where a file is linted.
+"""
 
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ftlint.cache import ResultCache
 from ftlint.config import Settings, is_enabled, matches
-from ftlint.engine import lint_source
-from ftlint.files import relative_to_root
+from ftlint.files import NOTEBOOK_SUFFIX, relative_to_root
 from ftlint.finding import Finding
-from ftlint.notebooks import NOTEBOOK_SUFFIX, lint_notebook
-from ftlint.rules import ALL_RULES
-from ftlint.rules.base import Rule
+from ftlint.rules import RULE_CODES
+
+if TYPE_CHECKING:
+    from ftlint.rules.base import Rule
 
 # Findings about the run itself are never filtered away by selection.
 ALWAYS_REPORTED = ("FTL000", "FTL999")
 
 
+def enabled_codes(settings: Settings) -> list[str]:
+    return [code for code in RULE_CODES if is_enabled(code, settings.select, settings.ignore)]
+
+
 def enabled_rules(settings: Settings) -> list[type[Rule]]:
-    return [
-        rule for rule in ALL_RULES if is_enabled(rule.code, settings.select, settings.ignore)
-    ]
+    from ftlint.rules import RULES_BY_CODE
+
+    return [RULES_BY_CODE[code] for code in enabled_codes(settings)]
 
 
 def _ignored_here(path: Path, settings: Settings) -> tuple[str, ...]:
+    if not settings.per_file_ignores:
+        return ()
     relative = relative_to_root(path, settings)
     ignored: list[str] = []
     for pattern, codes in settings.per_file_ignores.items():
@@ -77,7 +87,11 @@ def _lint_contents(
         found = cache.get(key, shown)
         if found is not None:
             return found
+    from ftlint.engine import lint_source
+
     if notebook:
+        from ftlint.notebooks import lint_notebook
+
         findings = lint_notebook(shown, data, lambda path, text: lint_source(path, text, rules))
         findings.sort(key=Finding.sort_key)
     else:
@@ -118,8 +132,7 @@ def lint_paths(
 ) -> list[Finding]:
     """Findings for `files`, sorted; the same whatever `jobs` and the cache hold. Files
     already in the cache are answered here; only the others go to `jobs` processes."""
-    rules = enabled_rules(settings)
-    cache = ResultCache(settings.root, [rule.code for rule in rules]) if use_cache else None
+    cache = ResultCache(settings.root, enabled_codes(settings)) if use_cache else None
     findings: list[Finding] = []
     pending: list[Path] = []
     for path in files:
@@ -128,6 +141,9 @@ def lint_paths(
             pending.append(path)
         else:
             findings.extend(found)
+    if not pending:
+        return sorted(findings, key=Finding.sort_key)
+    rules = enabled_rules(settings)
     jobs = min(jobs or default_jobs(), len(pending))
     if jobs > 1:
         findings.extend(_lint_parallel(pending, settings, rules, cache, jobs))
@@ -162,6 +178,8 @@ def _lint_parallel(
             return path.stat().st_size
         except OSError:
             return 0
+
+    from concurrent.futures import ProcessPoolExecutor
 
     ordered = sorted(files, key=size, reverse=True)
     findings: list[Finding] = []

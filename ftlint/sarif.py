@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from ftlint import __version__
 from ftlint.finding import Edit, Finding, Fix
-from ftlint.rules import ALL_RULES
-from ftlint.rules.base import Rule
+
+if TYPE_CHECKING:
+    from ftlint.rules.base import Rule
 
 SCHEMA = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -118,6 +120,8 @@ def _fix(fix: Fix, location: dict[str, object]) -> dict[str, object]:
 
 
 def render_sarif(findings: Sequence[Finding], root: Path) -> str:
+    from ftlint.rules import ALL_RULES
+
     descriptors = [_descriptor(rule) for rule in ALL_RULES]
     descriptors += [_run_problem_descriptor(code) for code in RUN_PROBLEMS]
     index = {descriptor["id"]: number for number, descriptor in enumerate(descriptors)}

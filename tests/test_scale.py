@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.conftest import BUGGY
@@ -107,3 +109,31 @@ def test_a_broken_notebook_is_one_finding_not_a_traceback(tmp_path, run_ftlint):
 def test_jobs_must_be_a_positive_number(run_ftlint):
     result = run_ftlint("check", "--jobs", "0", ".")
     assert result.returncode == 2 and "--jobs" in result.stderr
+
+
+# The CLI in a subprocess that says, after the run, whether libcst was ever imported.
+_IMPORTS_LIBCST = """
+import sys
+from ftlint.cli import main
+code = main(sys.argv[1:])
+print("LIBCST", "libcst" in sys.modules, file=sys.stderr)
+"""
+
+
+def test_a_run_the_cache_answers_imports_neither_rules_nor_libcst(tmp_path):
+    (tmp_path / "train.py").write_text(BUGGY)
+
+    def run() -> subprocess.CompletedProcess:
+        command = [sys.executable, "-c", _IMPORTS_LIBCST, "check", "train.py"]
+        return subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+
+    cold, warm = run(), run()
+    assert "LIBCST True" in cold.stderr and "LIBCST False" in warm.stderr
+    assert "FTL101" in warm.stdout and warm.stdout == cold.stdout
+
+
+def test_every_registered_rule_is_the_class_its_code_names():
+    from ftlint import rules
+
+    assert [rule.code for rule in rules.ALL_RULES] == list(rules.RULE_CODES)
+    assert len(set(rules.RULE_CODES)) == len(rules.RULE_CODES)
