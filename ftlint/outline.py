@@ -55,6 +55,9 @@ class Facts:
         # attribute -> owners stored into: `x.attr = ...`, `setattr(x, "attr", ...)`; an
         # owner is a name, or None for any other expression.
         self._stored_attributes: dict[str, set[str | None]] = defaultdict(set)
+        # (callee's last name, keyword or position among the plain positional arguments)
+        # of every literal False passed: ("load_state_dict", "strict"), ("f", 1).
+        self._false_arguments: set[tuple[str, str | int]] = set()
         self._loop_targets: set[ast.AST] = set()  # name nodes bound by parameter loops
         self._bound_by_parameter_loops: set[str] = set()
         self._bound_otherwise: set[str] = set()
@@ -86,6 +89,11 @@ class Facts:
         if not self._assigned.isdisjoint(names):
             return True
         return any(not self._called_by[f].isdisjoint(names) for f in self._generators)
+
+    def passes_false(self, callee: str, argument: str | int) -> bool:
+        """Whether a call whose callee's last name is `callee` passes a literal False as
+        the keyword `argument`, or at that position among its unstarred positional ones."""
+        return (callee, argument) in self._false_arguments
 
     def writes_attribute_of(self, owner_attribute: str, attribute: str) -> bool:
         """Whether `x.<owner_attribute>.<attribute>` is written somewhere."""
@@ -186,6 +194,13 @@ class Facts:
         else:
             return
         self._called.add(last)
+        for keyword in call.keywords:
+            if keyword.arg is not None and _is_false(keyword.value):
+                self._false_arguments.add((last, keyword.arg))
+        positional = [arg for arg in call.args if type(arg) is not ast.Starred]
+        for position, arg in enumerate(positional):
+            if _is_false(arg):
+                self._false_arguments.add((last, position))
         if last == "setattr" and len(call.args) >= 2:
             attribute = call.args[1]
             if isinstance(attribute, ast.Constant) and isinstance(attribute.value, str):
@@ -244,6 +259,9 @@ class _AnyFacts(Facts):
     def filters_dict_by_membership(self) -> bool:
         return True
 
+    def passes_false(self, callee: str, argument: str | int) -> bool:
+        return True
+
     def writes_attribute_of(self, owner_attribute: str, attribute: str) -> bool:
         return True
 
@@ -275,6 +293,10 @@ def _visited(node: ast.AST) -> bool:
     if not isinstance(node, _LEAVES):
         return True
     return type(node) is ast.Name and type(node.ctx) is ast.Store
+
+
+def _is_false(node: ast.expr) -> bool:
+    return type(node) is ast.Constant and node.value is False
 
 
 def _name_of(node: ast.expr) -> str | None:

@@ -144,3 +144,11 @@ def test_names_bound_only_by_loops_over_parameters():
     )
     for binding in rebound_elsewhere:
         assert not facts(LOOP + binding + "\n").bound_only_by_parameter_loops("p"), binding
+
+
+def test_literal_false_arguments_by_keyword_and_unstarred_position():
+    found = facts("m.load_state_dict(sd, strict=False)\nf(*rest, a, False)\nok(x=True, y=0)\n")
+    assert found.passes_false("load_state_dict", "strict")
+    assert found.passes_false("f", 1) and not found.passes_false("f", 2)
+    assert not found.passes_false("ok", "x") and not found.passes_false("ok", "y")
+    assert not found.passes_false("load_state_dict", "other")

@@ -145,9 +145,12 @@ print(result)
 
     @classmethod
     def may_report(cls, outline: Outline) -> bool:
-        if not super().may_report(outline) or "False" not in outline.words:  # strict=False
+        if not super().may_report(outline) or "False" not in outline.words:
             return False
-        return outline.facts.calls_method({"load_state_dict"})
+        facts = outline.facts  # load_state_dict(sd, strict=False) or (sd, False)
+        return facts.passes_false("load_state_dict", "strict") or facts.passes_false(
+            "load_state_dict", 1
+        )
 
     def visit_Module(self, node: cst.Module) -> None:
         for owner in self.ctx.scopes:
