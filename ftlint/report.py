@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ftlint.finding import Finding
-from ftlint.sarif import find_root, level, render_sarif
+from ftlint.sarif import cell_position, find_root, level, render_sarif
 
 
 def _file(finding: Finding) -> str:
@@ -44,21 +44,26 @@ def _repository_path(path: str, root: Path) -> str:
 
 
 def render_github(findings: Sequence[Finding], root: Path) -> str:
-    """Workflow commands that GitHub Actions shows as annotations on the pull request."""
+    """Workflow commands that GitHub Actions shows as annotations on the pull request.
+    A notebook finding annotates the whole file: its line counts within a cell, not
+    within the .ipynb file, so the cell and line go in the message instead."""
     lines = []
     for f in findings:
+        where: tuple[tuple[str, object], ...] = (
+            ("line", f.line), ("col", f.column), ("endLine", f.end_line), ("endColumn", f.end_column)
+        )  # fmt: skip
+        message = f.message
+        if f.cell is not None:
+            where, message = (), f"{cell_position(f)}: {message}"
         properties = ",".join(
             f"{key}={_escape_property(str(value))}"
             for key, value in (
                 ("file", _repository_path(f.path, root)),
-                ("line", f.line),
-                ("col", f.column),
-                ("endLine", f.end_line),
-                ("endColumn", f.end_column),
+                *where,
                 ("title", f"{f.code} ({f.name})"),
             )
         )
-        lines.append(f"::{level(f.code)} {properties}::{_escape_data(f.message)}\n")
+        lines.append(f"::{level(f.code)} {properties}::{_escape_data(message)}\n")
     return "".join(lines)
 
 

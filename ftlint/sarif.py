@@ -119,6 +119,19 @@ def _fix(fix: Fix, location: dict[str, object]) -> dict[str, object]:
     }
 
 
+def cell_position(finding: Finding) -> str:
+    return f"cell {finding.cell}, line {finding.line}, column {finding.column}"
+
+
+def _result_location(finding: Finding, artifact: dict[str, object]) -> dict[str, object]:
+    """Where a finding is. In a notebook its line counts within a cell, not within the
+    .ipynb file: the location names the file only, and the message says the cell."""
+    if finding.cell is not None:
+        return {"physicalLocation": {"artifactLocation": artifact}}
+    region = _region(finding.line, finding.column, finding.end_line, finding.end_column)
+    return {"physicalLocation": {"artifactLocation": artifact, "region": region}}
+
+
 def render_sarif(findings: Sequence[Finding], root: Path) -> str:
     from ftlint.rules import ALL_RULES
 
@@ -131,21 +144,16 @@ def render_sarif(findings: Sequence[Finding], root: Path) -> str:
         result: dict[str, object] = {"ruleId": finding.code}
         if finding.code in index:
             result["ruleIndex"] = index[finding.code]
+        message = finding.message
+        if finding.cell is not None:
+            message = f"{cell_position(finding)}: {message}"
+            result["properties"] = {"cell": finding.cell}
         result |= {
             "level": level(finding.code),
-            "message": {"text": finding.message},
-            "locations": [
-                {
-                    "physicalLocation": {
-                        "artifactLocation": location,
-                        "region": _region(
-                            finding.line, finding.column, finding.end_line, finding.end_column
-                        ),
-                    }
-                }
-            ],
+            "message": {"text": message},
+            "locations": [_result_location(finding, location)],
         }
-        if finding.fix is not None:
+        if finding.fix is not None and finding.cell is None:  # fixes edit .py files only
             result["fixes"] = [_fix(finding.fix, location)]
         results.append(result)
     log = {

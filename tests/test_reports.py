@@ -161,3 +161,21 @@ def test_sarif_uris_are_escaped_and_paths_outside_the_root_absolute(tmp_path):
         {"uri": "my%20dir/a%231.py", "uriBaseId": "%SRCROOT%"},
         {"uri": "file:///elsewhere/b.py"},
     ]
+
+
+def test_notebook_findings_name_the_file_and_say_the_cell():
+    """A notebook's lines count within a cell: no report may place them in the .ipynb."""
+    from ftlint.finding import Edit, Fix
+
+    fix = Fix("materialise", (Edit(2, 1, 2, 5, "list(x)"),), safe=True)
+    finding = Finding("nb.ipynb", 2, 5, 2, 9, "FTL109", "name", "used twice", fix=fix, cell=3)
+    log = json.loads(render_sarif([finding], Path.cwd()))
+    jsonschema.Draft4Validator(SCHEMA).validate(log)
+    [result] = log["runs"][0]["results"]
+    assert result["locations"] == [
+        {"physicalLocation": {"artifactLocation": {"uri": "nb.ipynb", "uriBaseId": "%SRCROOT%"}}}
+    ]
+    assert result["message"]["text"] == "cell 3, line 2, column 5: used twice"
+    assert result["properties"] == {"cell": 3} and "fixes" not in result
+    [line] = render_github([finding], Path.cwd()).splitlines()
+    assert line == "::warning file=nb.ipynb,title=FTL109 (name)::cell 3, line 2, column 5: used twice"
