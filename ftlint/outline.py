@@ -317,6 +317,7 @@ def _names_in(target: ast.expr) -> list[ast.Name]:
 
 
 def _dotted_parts(node: ast.expr) -> list[str] | None:
+    """`analysis.names.dotted_parts` for Python's ast: `a.b.c` -> ["a", "b", "c"]."""
     parts = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)

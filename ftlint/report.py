@@ -50,8 +50,11 @@ def render_github(findings: Sequence[Finding], root: Path) -> str:
     lines = []
     for f in findings:
         where: tuple[tuple[str, object], ...] = (
-            ("line", f.line), ("col", f.column), ("endLine", f.end_line), ("endColumn", f.end_column)
-        )  # fmt: skip
+            ("line", f.line),
+            ("col", f.column),
+            ("endLine", f.end_line),
+            ("endColumn", f.end_column),
+        )
         message = f.message
         if f.cell is not None:
             where, message = (), f"{cell_position(f)}: {message}"

@@ -152,3 +152,10 @@ def test_literal_false_arguments_by_keyword_and_unstarred_position():
     assert found.passes_false("f", 1) and not found.passes_false("f", 2)
     assert not found.passes_false("ok", "x") and not found.passes_false("ok", "y")
     assert not found.passes_false("load_state_dict", "other")
+
+
+def test_the_stand_in_for_an_unparsable_file_answers_every_question():
+    from ftlint.outline import Facts, _AnyFacts
+
+    questions = {name for name in vars(Facts) if not name.startswith("_")}
+    assert questions <= set(vars(_AnyFacts)), questions - set(vars(_AnyFacts))

@@ -178,4 +178,6 @@ def test_notebook_findings_name_the_file_and_say_the_cell():
     assert result["message"]["text"] == "cell 3, line 2, column 5: used twice"
     assert result["properties"] == {"cell": 3} and "fixes" not in result
     [line] = render_github([finding], Path.cwd()).splitlines()
-    assert line == "::warning file=nb.ipynb,title=FTL109 (name)::cell 3, line 2, column 5: used twice"
+    assert line == (
+        "::warning file=nb.ipynb,title=FTL109 (name)::cell 3, line 2, column 5: used twice"
+    )
