@@ -56,14 +56,21 @@ class Facts:
         # owner is a name, or None for any other expression.
         self._stored_attributes: dict[str, set[str | None]] = defaultdict(set)
         # (callee's last name, keyword or position among the plain positional arguments)
-        # of every literal False passed: ("load_state_dict", "strict"), ("f", 1).
+        # of every literal False passed: ("load_state_dict", "strict"), ("f", 1); and the
+        # same with the callee's dotted name, resolved below like every callee's.
         self._false_arguments: set[tuple[str, str | int]] = set()
+        self._false_to_dotted: list[tuple[list[str], str | int]] = []
         self._loop_targets: set[ast.AST] = set()  # name nodes bound by parameter loops
         self._bound_by_parameter_loops: set[str] = set()
         self._bound_otherwise: set[str] = set()
         self._read(tree)
         self._calls = self._resolve(self._dotted)
         self._class_bases = self._resolve(self._bases)
+        self._false_to_qualified = {
+            (name, argument)
+            for parts, argument in self._false_to_dotted
+            for name in self._resolve([parts])
+        }
 
     def calls_any(self, names: Iterable[str]) -> bool:
         """Whether a callee may be one of these qualified names (`torch.save`)."""
@@ -90,10 +97,16 @@ class Facts:
             return True
         return any(not self._called_by[f].isdisjoint(names) for f in self._generators)
 
-    def passes_false(self, callee: str, argument: str | int) -> bool:
-        """Whether a call whose callee's last name is `callee` passes a literal False as
-        the keyword `argument`, or at that position among its unstarred positional ones."""
-        return (callee, argument) in self._false_arguments
+    def passes_false(self, method: str, argument: str | int) -> bool:
+        """Whether a call whose callee's last name is `method` (`m.load_state_dict`)
+        passes a literal False as the keyword `argument`, or at that position among its
+        unstarred positional ones."""
+        return (method, argument) in self._false_arguments
+
+    def passes_false_to(self, callees: Iterable[str], argument: str | int) -> bool:
+        """The same for a callee that may be one of these qualified names, import
+        aliases resolved (`torch_load(p, weights_only=False)` for `torch.load`)."""
+        return any((callee, argument) in self._false_to_qualified for callee in callees)
 
     def writes_attribute_of(self, owner_attribute: str, attribute: str) -> bool:
         """Whether `x.<owner_attribute>.<attribute>` is written somewhere."""
@@ -194,13 +207,16 @@ class Facts:
         else:
             return
         self._called.add(last)
-        for keyword in call.keywords:
-            if keyword.arg is not None and _is_false(keyword.value):
-                self._false_arguments.add((last, keyword.arg))
+        parts = _dotted_parts(func)
+        if parts is not None:
+            self._dotted.append(parts)
         positional = [arg for arg in call.args if type(arg) is not ast.Starred]
-        for position, arg in enumerate(positional):
-            if _is_false(arg):
-                self._false_arguments.add((last, position))
+        false_arguments = [k.arg for k in call.keywords if k.arg and _is_false(k.value)]
+        false_arguments += [i for i, arg in enumerate(positional) if _is_false(arg)]
+        for argument in false_arguments:
+            self._false_arguments.add((last, argument))
+            if parts is not None:
+                self._false_to_dotted.append((parts, argument))
         if last == "setattr" and len(call.args) >= 2:
             attribute = call.args[1]
             if isinstance(attribute, ast.Constant) and isinstance(attribute.value, str):
@@ -209,9 +225,6 @@ class Facts:
             self._assigned.add(last)
         if function is not None:
             self._called_by[function].add(last)
-        parts = _dotted_parts(func)
-        if parts is not None:
-            self._dotted.append(parts)
 
     def _attribute(self, node: ast.Attribute) -> None:
         owner = node.value
@@ -259,7 +272,10 @@ class _AnyFacts(Facts):
     def filters_dict_by_membership(self) -> bool:
         return True
 
-    def passes_false(self, callee: str, argument: str | int) -> bool:
+    def passes_false(self, method: str, argument: str | int) -> bool:
+        return True
+
+    def passes_false_to(self, callees: Iterable[str], argument: str | int) -> bool:
         return True
 
     def writes_attribute_of(self, owner_attribute: str, attribute: str) -> bool:

@@ -159,3 +159,12 @@ def test_the_stand_in_for_an_unparsable_file_answers_every_question():
 
     questions = {name for name in vars(Facts) if not name.startswith("_")}
     assert questions <= set(vars(_AnyFacts)), questions - set(vars(_AnyFacts))
+
+
+def test_literal_false_to_a_callee_resolves_its_import_alias():
+    found = facts("from torch import load as torch_load\ntorch_load(p, weights_only=False)\n")
+    assert found.passes_false_to({"torch.load"}, "weights_only")
+    assert not found.passes_false_to({"torch.save"}, "weights_only")
+    assert not facts("torch_load(p, weights_only=True)\n").passes_false_to(
+        {"torch_load"}, "weights_only"
+    )

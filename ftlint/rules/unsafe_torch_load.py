@@ -133,9 +133,7 @@ sd = torch.hub.load_state_dict_from_url(url, weights_only=False)  # expect: FTL2
     def may_report(cls, outline: Outline) -> bool:
         if not super().may_report(outline) or "False" not in outline.words:
             return False
-        facts = outline.facts
-        callees = {name.rsplit(".", 1)[-1] for name in _LOADERS | _PARTIAL}
-        return any(facts.passes_false(callee, "weights_only") for callee in callees)
+        return outline.facts.passes_false_to(_LOADERS | _PARTIAL, "weights_only")
 
     def visit_Call(self, node: cst.Call) -> None:
         if not keyword_is_false(node, "weights_only"):
