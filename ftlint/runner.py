@@ -141,15 +141,14 @@ def lint_paths(
             pending.append(path)
         else:
             findings.extend(found)
-    if not pending:
-        return sorted(findings, key=Finding.sort_key)
-    rules = enabled_rules(settings)
     jobs = min(jobs or default_jobs(), len(pending))
-    if jobs > 1:
-        findings.extend(_lint_parallel(pending, settings, rules, cache, jobs))
-    else:
-        for path in pending:
-            findings.extend(lint_file(path, settings, rules, cache))
+    if pending:  # only now are the rules (and libcst) imported
+        rules = enabled_rules(settings)
+        if jobs > 1:
+            findings.extend(_lint_parallel(pending, settings, rules, cache, jobs))
+        else:
+            for path in pending:
+                findings.extend(lint_file(path, settings, rules, cache))
     return sorted(findings, key=Finding.sort_key)
 
 

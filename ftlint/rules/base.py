@@ -54,7 +54,7 @@ class Rule:
         """The first pass: False only when this rule surely finds nothing in the file.
         A rule sharpens it by overriding: `super().may_report(outline)` first, since the
         words cost far less than `outline.facts` (read from Python's syntax tree); or, when
-        its trigger is not a fixed word (a misspelling), by reading `outline.text`."""
+        its trigger is not a fixed word (a misspelling), by a test of its own."""
         return cls.tokens is None or not outline.words.isdisjoint(cls.tokens)
 
     def __init__(self, ctx: FileContext) -> None:
