@@ -1,14 +1,24 @@
-"""Render findings for people and for tools."""
+"""Render findings for people and for tools.
+
+No report carries a lone surrogate, which a file name that is not UTF-8 decodes to: each
+is written as a backslash escape (`bad\\xff.py`), so a report is always valid UTF-8.
+"""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ftlint.finding import Finding
-from ftlint.sarif import cell_position, find_root, level, render_sarif
+from ftlint.sarif import (
+    cell_position,
+    find_root,
+    json_text,
+    level,
+    render_sarif,
+    without_surrogates,
+)
 
 
 def _file(finding: Finding) -> str:
@@ -17,17 +27,18 @@ def _file(finding: Finding) -> str:
 
 
 def render_text(findings: Sequence[Finding], root: Path) -> str:
-    return "".join(
-        f"{_file(f)}:{f.line}:{f.column}: {f.code} {f.message}\n" for f in findings
+    return without_surrogates(
+        "".join(f"{_file(f)}:{f.line}:{f.column}: {f.code} {f.message}\n" for f in findings)
     )
 
 
 def render_json(findings: Sequence[Finding], root: Path) -> str:
-    return json.dumps([f.as_dict() for f in findings], indent=2) + "\n"
+    return json_text([f.as_dict() for f in findings])
 
 
 def _escape_data(text: str) -> str:
     """GitHub workflow commands: `%`, CR and LF are written as %25, %0D and %0A."""
+    text = without_surrogates(text)  # before: its escapes have no `%`
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
@@ -99,4 +110,4 @@ def render_statistics(findings: Sequence[Finding]) -> str:
             notes.append(f"{unsafe[code]} fixable with --fix --unsafe-fixes")
         note = f"  ({', '.join(notes)})" if notes else ""
         lines.append(f"{count:>{width}}  {code}  {name}{note}\n")
-    return "".join(lines)
+    return without_surrogates("".join(lines))

@@ -1,12 +1,15 @@
 """Findings as a SARIF 2.1.0 log, the format GitHub code scanning and other dashboards load.
 
 Paths are given relative to the repository root (`%SRCROOT%`) so that an upload matches
-the repository's files; columns count code points, as libcst's do.
+the repository's files; columns count code points, as libcst's do. A URI keeps the bytes
+of a file name that is not UTF-8, percent-encoded (b"\\xff" is %FF).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +32,40 @@ RUN_PROBLEMS = {
     "FTL000": ("parse-error", "A file could not be read or parsed; it was not checked."),
     "FTL999": ("internal-error", "A rule failed on a file; the other rules' findings stand."),
 }
+
+
+# os.fsdecode gives each byte of a file name that is not UTF-8 as a lone surrogate (b"\xff"
+# becomes "\udcff"), and a notebook's JSON may hold lone surrogates too. No report may carry
+# one: UTF-8 cannot encode it, and JSON readers reject it.
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _escape_surrogate(match: re.Match) -> str:
+    code = ord(match[0])
+    if 0xDC80 <= code <= 0xDCFF:  # a byte of a name: \xff, as backslashreplace shows it
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\u{code:04x}"
+
+
+def without_surrogates(text: str) -> str:
+    """`text` with each lone surrogate written as a backslash escape: `bad\\xff.py`."""
+    return text if text.isascii() else _LONE_SURROGATE.sub(_escape_surrogate, text)
+
+
+def _without_surrogates(value: object) -> object:
+    if isinstance(value, str):
+        return without_surrogates(value)
+    if isinstance(value, dict):
+        return {key: _without_surrogates(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_without_surrogates(item) for item in value]
+    return value
+
+
+def json_text(value: object) -> str:
+    """`value` as indented JSON, each string without lone surrogates (json would write
+    them as \\udcff escapes, which are not valid Unicode)."""
+    return json.dumps(_without_surrogates(value), indent=2) + "\n"
 
 
 def help_uri(code: str) -> str:
@@ -95,7 +132,7 @@ def _location(path: str, root: Path) -> dict[str, object]:
         relative = absolute.relative_to(root)
     except ValueError:
         return {"uri": absolute.as_uri()}
-    return {"uri": quote(relative.as_posix()), "uriBaseId": ROOT_ID}
+    return {"uri": quote(os.fsencode(relative.as_posix())), "uriBaseId": ROOT_ID}
 
 
 def _region(line: int, column: int, end_line: int, end_column: int) -> dict[str, int]:
@@ -175,4 +212,4 @@ def render_sarif(findings: Sequence[Finding], root: Path) -> str:
             }
         ],
     }
-    return json.dumps(log, indent=2) + "\n"
+    return json_text(log)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
 import pytest
 
 from ftlint.finding import Finding
-from ftlint.report import render_github, render_statistics
+from ftlint.report import FORMATS, render, render_github, render_json, render_statistics
 from ftlint.rules import ALL_RULES
 from ftlint.sarif import render_sarif
 from tests.conftest import BUGGY
@@ -180,4 +183,59 @@ def test_notebook_findings_name_the_file_and_say_the_cell():
     [line] = render_github([finding], Path.cwd()).splitlines()
     assert line == (
         "::warning file=nb.ipynb,title=FTL109 (name)::cell 3, line 2, column 5: used twice"
+    )
+
+
+# A file name that is not UTF-8 (Linux allows any bytes): Python holds b"\xff" as "\udcff".
+NOT_UTF8 = b"bad\xff.py"
+LONE_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+@pytest.mark.parametrize("to_file", [False, True], ids=["stdout", "output-file"])
+@pytest.mark.parametrize("format_name", ["text", "json", "sarif", "github"])
+def test_a_file_name_that_is_not_utf8_is_escaped_in_every_format(tmp_path, format_name, to_file):
+    root = tmp_path / os.fsdecode(b"repo\xfe")  # the root's URI goes into SARIF too
+    root.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    write(root / os.fsdecode(NOT_UTF8), BUGGY)
+    write(root / "ok.py", BUGGY)
+    command = [sys.executable, "-m", "ftlint", "check", "--no-cache", "--format", format_name]
+    command += ["--output-file", "report.out", "."] if to_file else ["."]
+    # A strict stdout, as in a UTF-8 locale other than C.UTF-8, where a surrogate raises.
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict"}
+    result = subprocess.run(command, cwd=root, capture_output=True, env=env, timeout=120)
+    assert (result.returncode, result.stderr) == (1, b""), result.stderr
+    report = ((root / "report.out").read_bytes() if to_file else result.stdout).decode("utf-8")
+    if format_name == "text":
+        assert [line.split(": ")[0] for line in report.splitlines()] == [
+            r"bad\xff.py:3:7", "ok.py:3:7"
+        ]
+        return
+    if format_name == "github":
+        assert [GITHUB_LINE.fullmatch(line)[2] for line in report.splitlines()] == [
+            r"bad\xff.py", "ok.py"
+        ]
+        return
+    assert not LONE_SURROGATE_ESCAPE.search(report)  # valid Unicode for any JSON reader
+    parsed = json.loads(report)
+    if format_name == "json":
+        assert [finding["path"] for finding in parsed] == [r"bad\xff.py", "ok.py"]
+        return
+    jsonschema.Draft4Validator(SCHEMA).validate(parsed)
+    [run] = parsed["runs"]
+    base = run["originalUriBaseIds"]["%SRCROOT%"]["uri"]
+    assert base == root.resolve().as_uri() + "/" and base.endswith("/repo%FE/")
+    assert [
+        result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        for result in run["results"]
+    ] == ["bad%FF.py", "ok.py"]  # the name's own bytes, percent-encoded
+
+
+def test_no_report_carries_a_lone_surrogate():
+    finding = Finding(os.fsdecode(b"/x/a\xff.py"), 1, 1, 1, 2, "FTL101", "n", "m \ud800 é")
+    for format_name in FORMATS:
+        render(format_name, [finding], Path("/")).encode("utf-8")  # a lone surrogate raises
+    assert json.loads(render_json([finding], Path("/")))[0]["message"] == r"m \ud800 é"
+    assert render_statistics([dataclasses.replace(finding, name="n\udcfe")]) == (
+        "1  FTL101  n\\xfe\n"
     )
