@@ -9,6 +9,7 @@ from pathlib import Path
 from ftlint import __version__
 from ftlint.config import ConfigError, Settings, load_settings
 from ftlint.files import discover
+from ftlint.finding import PARSE_ERROR, Finding, file_finding
 from ftlint.report import FORMATS, render, render_statistics
 from ftlint.runner import lint_paths
 
@@ -92,11 +93,18 @@ def _check(options: argparse.Namespace) -> int:
         settings.select = options.select
     if options.ignore is not None:
         settings.ignore = options.ignore
-    files = list(discover(options.paths, settings))
+    unreadable: list[Finding] = []
+
+    def on_error(directory: Path, error: OSError) -> None:
+        reason = error.strerror or str(error)
+        message = f"could not read directory: {reason}; its files were not linted"
+        unreadable.append(file_finding(str(directory), PARSE_ERROR, message))
+
+    files = list(discover(options.paths, settings, on_error))
     if options.fix or options.diff:
-        return _fix(files, settings, options)
+        return _fix(files, settings, options, unreadable)
     findings = lint_paths(files, settings, jobs=options.jobs, use_cache=not options.no_cache)
-    return _report(findings, options)
+    return _report(sorted(unreadable + findings, key=Finding.sort_key), options)
 
 
 def _report(findings: list, options: argparse.Namespace) -> int:
@@ -128,7 +136,9 @@ def _plural(count: int, word: str, words: str) -> str:
     return f"{count} {word if count == 1 else words}"
 
 
-def _fix(files: list[Path], settings: Settings, options: argparse.Namespace) -> int:
+def _fix(
+    files: list[Path], settings: Settings, options: argparse.Namespace, problems: list[Finding]
+) -> int:
     from ftlint.fixes import fix_paths  # the engine and libcst: only when fixing
 
     fixed, findings = fix_paths(files, settings, options.unsafe_fixes, write=not options.diff)
@@ -150,7 +160,7 @@ def _fix(files: list[Path], settings: Settings, options: argparse.Namespace) -> 
     if unsafe and not options.unsafe_fixes:
         more = _plural(unsafe, "more fix", "more fixes")
         print(f"ftlint: {more} available with --unsafe-fixes", file=sys.stderr)
-    return _report(findings, options)
+    return _report(sorted(problems + findings, key=Finding.sort_key), options)
 
 
 FIX_SAFETY = {

@@ -2,66 +2,29 @@
 
 from __future__ import annotations
 
-import io
+import ast
 import re
-import tokenize
 from collections.abc import Callable, Iterable, Sequence
 
 import libcst as cst
 
 from ftlint.context import FileContext
-from ftlint.finding import Finding
-from ftlint.gc_pause import collector_paused
+from ftlint.deep_stack import run_with_deep_stack
+from ftlint.finding import INTERNAL_ERROR, PARSE_ERROR, Finding, file_finding
 from ftlint.outline import Outline
+from ftlint.parsing import (
+    SourceError,
+    check_size,
+    decode_source,
+    parse_valid,
+    python_syntax_error,
+    source_lines,
+)
 from ftlint.rules.base import Rule
 from ftlint.walk import children, walk
 
-PARSE_ERROR = ("FTL000", "parse-error")
-INTERNAL_ERROR = ("FTL999", "internal-error")
 
 _NOQA = re.compile(r"#\s*noqa(?::\s?(?P<codes>[A-Z]+[0-9]*(?:[,\s]+[A-Z]+[0-9]*)*))?", re.IGNORECASE)
-
-
-class SourceError(Exception):
-    """The file cannot be read as Python source; the message says why and where."""
-
-    def __init__(self, reason: str, line: int = 1, column: int = 1) -> None:
-        super().__init__(reason)
-        self.line = line
-        self.column = column
-
-
-def decode_source(data: bytes) -> str:
-    if b"\x00" in data:
-        raise SourceError("binary file (contains NUL bytes)")
-    try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    except SyntaxError as error:
-        raise SourceError(f"not valid UTF-8 or declared encoding ({error})") from None
-    try:
-        text = data.decode(encoding)
-    except (UnicodeDecodeError, LookupError) as error:
-        raise SourceError(f"not valid {encoding}: {error}") from None
-    return text.removeprefix("\ufeff")
-
-
-def _file_finding(path: str, kind: tuple[str, str], message: str, line: int = 1, column: int = 1):
-    code, name = kind
-    return Finding(path, line, column, line, column, code, name, message)
-
-
-def parse(text: str) -> cst.Module:
-    try:
-        with collector_paused():
-            return cst.parse_module(text)
-    except cst.ParserSyntaxError as error:
-        raise SourceError(
-            "syntax error: " + re.sub(r"^parser error: error at \d+:\d+: ", "", error.message),
-            error.raw_line,
-            error.raw_column + 1,
-        ) from None
-    except RecursionError:
-        raise SourceError("nesting too deep for the parser") from None
 
 
 class _Dispatcher(cst.CSTVisitor):
@@ -125,14 +88,6 @@ def rules_for(outline: Outline, rule_types: Iterable[type[Rule]]) -> list[type[R
     return [rule for rule in rule_types if not rule.runtime_only and rule.may_report(outline)]
 
 
-def check_syntax(outline: Outline) -> None:
-    """Raise SourceError exactly where and as `parse` would, for a file no rule needs
-    parsed. Python's own parser, many times faster, accepts almost every file; only one
-    it rejects goes to libcst, so the message is libcst's either way."""
-    if outline.tree is None:
-        parse(outline.text)
-
-
 def lint_module(path: str, module: cst.Module, rule_types: Iterable[type[Rule]]) -> list[Finding]:
     ctx = FileContext(path, module)
     rules = [rule_type(ctx) for rule_type in rule_types if not rule_type.runtime_only]
@@ -140,13 +95,14 @@ def lint_module(path: str, module: cst.Module, rule_types: Iterable[type[Rule]])
     def on_crash(rule: Rule, error: BaseException) -> None:
         reason = f"{type(error).__name__}: {error}".rstrip(": ")
         ctx.findings.append(
-            _file_finding(path, INTERNAL_ERROR, f"internal error in {rule.code}: {reason}")
+            file_finding(path, INTERNAL_ERROR, f"internal error in {rule.code}: {reason}")
         )
 
     try:
-        _Dispatcher(rules, on_crash).run(module)
+        # libcst computes positions recursively: deep code needs a deep stack.
+        run_with_deep_stack(lambda: _Dispatcher(rules, on_crash).run(module))
     except RecursionError:
-        ctx.findings.append(_file_finding(path, INTERNAL_ERROR, "internal error: nesting too deep"))
+        ctx.findings.append(file_finding(path, INTERNAL_ERROR, "internal error: nesting too deep"))
     return ctx.findings
 
 
@@ -157,18 +113,57 @@ def lint_source(
     `first_pass=False` runs every rule whatever its tokens (the tests compare the two)."""
     try:
         text = decode_source(data) if isinstance(data, bytes) else data
+    except SourceError as error:
+        return [_parse_error(path, error)]
+    findings = lint_text(path, text, rule_types, first_pass=first_pass)
+    return sorted(apply_noqa(findings, source_lines(text)))
+
+
+def lint_text(
+    path: str,
+    text: str,
+    rule_types: Iterable[type[Rule]],
+    tree: ast.Module | None = None,
+    first_pass: bool = True,
+) -> list[Finding]:
+    """Findings for the decoded text of one file, before noqa: the path every front end
+    takes. `tree` is Python's syntax tree of `text` when the caller has one (flake8)."""
+    rule_types = list(rule_types)
+    try:
+        check_size(text)
+        outline = Outline(text, tree)
+        if outline.tree is None:
+            raise python_syntax_error(outline.syntax_error)
         if first_pass:
-            outline = Outline(text)
             rule_types = rules_for(outline, rule_types)
             if not rule_types:
-                check_syntax(outline)
                 return []
-        module = parse(text)
+        parsed = parse_valid(
+            text, outline.tree, lambda body, segment: _matters(body, segment, rule_types)
+        )
     except SourceError as error:
-        message = f"could not parse: {error}"
-        return [_file_finding(path, PARSE_ERROR, message, error.line, error.column)]
-    findings = lint_module(path, module, rule_types)
-    return sorted(apply_noqa(findings, text.splitlines()))
+        return [_parse_error(path, error)]
+    findings = [
+        file_finding(path, PARSE_ERROR, _SKIPPED, line, column)
+        for line, column, matters in parsed.skipped
+        if matters
+    ]
+    return findings + lint_module(path, parsed.module, rule_types)
+
+
+_SKIPPED = (
+    "could not analyse this statement: libcst cannot parse it, though Python can; "
+    "the rules did not see it"
+)
+
+
+def _matters(body: ast.Module, segment: str, rule_types: Iterable[type[Rule]]) -> bool:
+    """Whether a rule might report something in a statement, by the first pass."""
+    return bool(rules_for(Outline(segment, body), rule_types))
+
+
+def _parse_error(path: str, error: SourceError) -> Finding:
+    return file_finding(path, PARSE_ERROR, f"could not parse: {error}", error.line, error.column)
 
 
 def apply_noqa(findings: Iterable[Finding], lines: Sequence[str]) -> list[Finding]:

@@ -78,3 +78,18 @@ class Finding:
     def sort_key(self) -> tuple:
         """Path, then cell, then position: how reports are ordered."""
         return (self.path, self.cell or 0, self)
+
+
+# The codes of findings about a run itself rather than about the code: a file that could
+# not be read or parsed, and a rule that failed on it. Never filtered away by selection.
+PARSE_ERROR = ("FTL000", "parse-error")
+INTERNAL_ERROR = ("FTL999", "internal-error")
+RUN_PROBLEM_CODES = (PARSE_ERROR[0], INTERNAL_ERROR[0])
+
+
+def file_finding(
+    path: str, kind: tuple[str, str], message: str, line: int = 1, column: int = 1
+) -> Finding:
+    """A finding about a whole file (or directory), placed at one position."""
+    code, name = kind
+    return Finding(path, line, column, line, column, code, name, message)

@@ -12,20 +12,19 @@ from __future__ import annotations
 import ast
 import difflib
 import io
-import re
 import tokenize
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ftlint.config import Settings
-from ftlint.engine import SourceError, decode_source, parse, silenced
-from ftlint.files import SOURCE_SUFFIXES
+from ftlint.engine import silenced
+from ftlint.files import SOURCE_SUFFIXES, read_file, replace_file
 from ftlint.finding import Finding, Fix
+from ftlint.parsing import NEWLINE, SourceError, decode_source, parse
 from ftlint.runner import enabled_rules, lint_data, lint_file
 
 MAX_PASSES = 10
-_NEWLINE = re.compile(r"\r\n|\r|\n")  # what libcst counts as a line break
 
 
 @dataclass
@@ -36,7 +35,7 @@ class FixedText:
 
 
 def _line_starts(text: str) -> list[int]:
-    return [0] + [match.end() for match in _NEWLINE.finditer(text)]
+    return [0] + [match.end() for match in NEWLINE.finditer(text)]
 
 
 def _spans(fix: Fix, starts: list[int]) -> list[tuple[int, int, str]]:
@@ -113,7 +112,7 @@ def fix_text(text: str, lint: Callable[[str], list[Finding]], unsafe: bool) -> F
     applied = 0
     findings = lint(text)
     for _ in range(MAX_PASSES):
-        lines = _NEWLINE.split(text)
+        lines = NEWLINE.split(text)
         wanted = [f.fix for f in sorted(findings) if may_apply(f, lines, unsafe)]
         if not wanted:
             break
@@ -138,8 +137,8 @@ class FixedFile:
         """A unified diff from `before` to `after`, as `git diff` writes one."""
         name = self.path.as_posix()
         lines = difflib.unified_diff(
-            self.before.splitlines(keepends=True),
-            self.after.splitlines(keepends=True),
+            _lines_with_ends(self.before),
+            _lines_with_ends(self.after),
             fromfile=f"a/{name}",
             tofile=f"b/{name}",
         )
@@ -149,13 +148,21 @@ class FixedFile:
         )
 
 
+def _lines_with_ends(text: str) -> list[str]:
+    """Lines as Python counts them, each with its line break (a form feed is not one)."""
+    ends = [match.end() for match in NEWLINE.finditer(text)]
+    starts = [0, *ends]
+    lines = [text[start:end] for start, end in zip(starts, ends)]
+    return lines + [text[starts[-1] :]] if starts[-1] < len(text) else lines
+
+
 def fix_file(
     path: Path, lint: Callable[[Path, bytes | str], list[Finding]], unsafe: bool, write: bool
 ) -> FixedFile | None:
     """Fix one file, writing it back in its own encoding when `write`; None when the file
     cannot be read or decoded (linting it reports why)."""
     try:
-        data = path.read_bytes()
+        data = read_file(path)
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
         before = decode_source(data)
     except (OSError, SyntaxError, SourceError):
@@ -165,7 +172,7 @@ def fix_file(
     if write and result.text != before:
         try:
             # utf-8-sig puts back the byte order mark that decoding removed.
-            path.write_bytes(result.text.encode(encoding))
+            replace_file(path, result.text.encode(encoding))
         except (OSError, UnicodeEncodeError) as error:
             reason = getattr(error, "strerror", None) or str(error)
             return FixedFile(path, before, before, 0, lint(path, before), f"cannot write: {reason}")

@@ -2,8 +2,8 @@
 
 flake8 runs a plugin once per file only when its constructor takes `tree`; ftlint's first
 pass reads that ast, and the rules a file still needs then get libcst's parse of the
-file's `lines`. A file libcst cannot parse yields nothing here: flake8 reports E999 for it
-itself.
+file's `lines`. flake8 reports a file Python cannot parse as E999 and runs no plugin on
+it.
 """
 
 from __future__ import annotations
@@ -13,15 +13,7 @@ import ast
 from collections.abc import Iterator, Sequence
 
 from ftlint import __version__
-from ftlint.engine import (
-    INTERNAL_ERROR,
-    PARSE_ERROR,
-    SourceError,
-    lint_module,
-    parse,
-    rules_for,
-)
-from ftlint.outline import Outline
+from ftlint.engine import INTERNAL_ERROR, lint_text
 from ftlint.rules import ALL_RULES
 from ftlint.rules.base import Rule
 
@@ -63,21 +55,10 @@ class Flake8Plugin:
         self.filename = filename
 
     def run(self) -> Iterator[tuple[int, int, str, type]]:
-        text = "".join(self.lines)
         if not self.rules:
             return  # no FTL code is selected in this flake8 run
-        # The first pass, on flake8's own syntax tree: most files stop here.
-        tree = self.tree if isinstance(self.tree, ast.Module) else None
-        rules = rules_for(Outline(text, tree), self.rules)
-        if not rules:
-            return
-        try:
-            module = parse(text)
-        except SourceError:
-            return
         # flake8 does the selection (--select/--ignore/--extend-select) and the noqa itself.
-        for finding in lint_module(self.filename, module, rules):
-            if finding.code == PARSE_ERROR[0]:
-                continue
+        tree = self.tree if isinstance(self.tree, ast.Module) else None
+        for finding in lint_text(self.filename, "".join(self.lines), self.rules, tree):
             message = f"{finding.code} {finding.message}"
             yield finding.line, finding.column - 1, message, type(self)

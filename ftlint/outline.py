@@ -362,6 +362,7 @@ class Outline:
     def __init__(self, text: str, tree: ast.Module | None = None) -> None:
         self.text = text
         self._tree = tree
+        self.syntax_error: BaseException | None = None
 
     @cached_property
     def words(self) -> frozenset[str]:
@@ -371,13 +372,15 @@ class Outline:
 
     @cached_property
     def tree(self) -> ast.Module | None:
-        """Python's syntax tree of the text, or None when Python's parser rejects it."""
+        """Python's syntax tree of the text, or None when Python's parser rejects it
+        (`syntax_error` says why)."""
         if self._tree is not None:
             return self._tree
         try:
             with collector_paused():
                 return compile(self.text, "<source>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
+            self.syntax_error = error
             return None
 
     @cached_property

@@ -7,20 +7,18 @@ A run whose files the result cache answers imports neither the engine nor the ru
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ftlint.cache import ResultCache
 from ftlint.config import Settings, is_enabled, matches
-from ftlint.files import NOTEBOOK_SUFFIX, relative_to_root
-from ftlint.finding import Finding
+from ftlint.files import NOTEBOOK_SUFFIX, read_file, relative_to_root
+from ftlint.finding import INTERNAL_ERROR, PARSE_ERROR, RUN_PROBLEM_CODES, Finding, file_finding
 from ftlint.rules import RULE_CODES
 
 if TYPE_CHECKING:
     from ftlint.rules.base import Rule
-
-# Findings about the run itself are never filtered away by selection.
-ALWAYS_REPORTED = ("FTL000", "FTL999")
 
 
 def enabled_codes(settings: Settings) -> list[str]:
@@ -49,10 +47,10 @@ def lint_file(
 ) -> list[Finding]:
     shown = str(path)
     try:
-        data = path.read_bytes()
+        data = read_file(path)
     except OSError as error:
         reason = error.strerror or str(error)
-        return [Finding(shown, 1, 1, 1, 1, "FTL000", "parse-error", f"could not read: {reason}")]
+        return [file_finding(shown, PARSE_ERROR, f"could not read: {reason}")]
     return lint_data(path, data, settings, rules, cache)
 
 
@@ -72,7 +70,7 @@ def _without_ignored(path: Path, settings: Settings, findings: list[Finding]) ->
     return [
         finding
         for finding in findings
-        if finding.code in ALWAYS_REPORTED or not (ignored and finding.code.startswith(ignored))
+        if finding.code in RUN_PROBLEM_CODES or not (ignored and finding.code.startswith(ignored))
     ]
 
 
@@ -117,9 +115,29 @@ def default_jobs() -> int:
 _WORKER: tuple[Settings, list[type[Rule]], ResultCache | None] | None = None
 
 
-def _start_worker(settings: Settings, rules: list[type[Rule]], cache: ResultCache | None) -> None:
+def _start_worker(
+    parent: int, settings: Settings, rules: list[type[Rule]], cache: ResultCache | None
+) -> None:
     global _WORKER
+    _die_with_parent(parent)
     _WORKER = (settings, rules, cache)
+
+
+def _die_with_parent(parent: int) -> None:
+    """A worker must not outlive a run that was killed (SIGTERM, SIGKILL): Linux kills
+    it when its parent dies; elsewhere the pool's own shutdown has to do."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def _lint_in_worker(path: Path) -> list[Finding]:
@@ -156,7 +174,7 @@ def _cached(path: Path, settings: Settings, cache: ResultCache | None) -> list[F
     if cache is None:
         return None
     try:
-        data = path.read_bytes()
+        data = read_file(path)
     except OSError:
         return None  # reported by lint_file
     found = cache.get(cache.key(data, _kind(str(path))), str(path))
@@ -170,6 +188,11 @@ def _lint_parallel(
     cache: ResultCache | None,
     jobs: int,
 ) -> list[Finding]:
+    """Findings of `files` from `jobs` processes. A process that dies (a native crash,
+    the out-of-memory killer) takes the files it and its siblings still held: those are
+    linted again in a fresh pool, then any still lost one at a time, so that only the
+    file that kills its process goes unlinted, reported as FTL999."""
+
     # Largest files first, one at a time: the last process to finish is not left with
     # the biggest file while the others wait.
     def size(path: Path) -> int:
@@ -178,12 +201,33 @@ def _lint_parallel(
         except OSError:
             return 0
 
-    from concurrent.futures import ProcessPoolExecutor
-
-    ordered = sorted(files, key=size, reverse=True)
-    findings: list[Finding] = []
-    context = (settings, rules, cache)
-    with ProcessPoolExecutor(jobs, initializer=_start_worker, initargs=context) as pool:
-        for found in pool.map(_lint_in_worker, ordered):
-            findings.extend(found)
+    context = (os.getpid(), settings, rules, cache)
+    findings, lost = _in_pool(sorted(files, key=size, reverse=True), context, jobs)
+    if lost:
+        found, lost = _in_pool(lost, context, jobs)
+        findings.extend(found)
+    for path in lost:
+        found, still_lost = _in_pool([path], context, 1)
+        findings.extend(found)
+        if still_lost:
+            message = "internal error: the process linting this file died; it was not linted"
+            findings.append(file_finding(str(path), INTERNAL_ERROR, message))
     return findings
+
+
+def _in_pool(files: list[Path], context: tuple, jobs: int) -> tuple[list[Finding], list[Path]]:
+    """The findings of the files a pool of `jobs` processes linted, and the files lost
+    when one of its processes died."""
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    findings: list[Finding] = []
+    lost: list[Path] = []
+    with ProcessPoolExecutor(min(jobs, len(files)), initializer=_start_worker, initargs=context) as pool:
+        futures = [(path, pool.submit(_lint_in_worker, path)) for path in files]
+        for path, future in futures:
+            try:
+                findings.extend(future.result())
+            except BrokenProcessPool:
+                lost.append(path)
+    return findings, lost

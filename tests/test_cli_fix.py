@@ -89,7 +89,7 @@ def test_an_unparsable_file_is_reported_and_the_others_fixed(tmp_path, run_ftlin
     assert (tmp_path / "train.py").read_text() == FIXED_BUGGY
     assert result.returncode == 1
     assert [line.split(": ")[:2] for line in result.stdout.splitlines()] == [
-        ["bad.py:1:1", "FTL000 could not parse"],
+        ["bad.py:1:7", "FTL000 could not parse"],
         ["latin.py:1:1", "FTL000 could not parse"],
     ]
     assert "Traceback" not in result.stdout + result.stderr

@@ -46,7 +46,7 @@ def test_codes_are_unique_and_names_are_kebab_case():
 def test_syntax_error_is_one_parse_finding_at_its_place():
     findings = lint_source("bad.py", "x = 1\ndef f(:\n", ALL_RULES)
     assert [(f.code, f.line) for f in findings] == [("FTL000", 2)]
-    assert findings[0].message.startswith("could not parse: syntax error")
+    assert findings[0].message == "could not parse: SyntaxError: invalid syntax"
 
 
 def test_bad_encoding_binary_and_empty_files():

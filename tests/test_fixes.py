@@ -163,14 +163,16 @@ def test_a_file_that_cannot_be_written_keeps_its_findings(tmp_path, monkeypatch)
     path = tmp_path / "train.py"
     path.write_text(BUGGY)
 
-    def refuse(self, data):  # noqa: ANN001, ARG001
+    def refuse(source, target):  # the rename that would put the fixed text in place
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(type(path), "write_bytes", refuse)
+    monkeypatch.setattr("ftlint.files.os.replace", refuse)
     result = fix_file(path, lambda _, text: lint_source("train.py", text, ALL_RULES), True, True)
     assert result.error == "cannot write: Permission denied"
     assert (result.applied, result.after == result.before) == (0, True)
     assert [f.code for f in result.findings] == ["FTL101"]
+    # The original is untouched and no temporary file is left beside it.
+    assert path.read_text() == BUGGY and [p.name for p in tmp_path.iterdir()] == ["train.py"]
 
 
 def test_readme_lists_the_rules_with_fixes():

@@ -69,15 +69,15 @@ def test_surprising_argument_does_not_abort_the_run(tmp_path):
 # asked to consider, per file. An empty list: the plugin did no work at all.
 _SPY = """
 import sys
-import ftlint.flake8_plugin as plugin
+import ftlint.engine as engine
 from flake8.main.cli import main
 
 considered = []
-real = plugin.rules_for
+real = engine.rules_for
 def spy(outline, rules):
     considered.append(sorted(rule.code for rule in rules))
     return real(outline, rules)
-plugin.rules_for = spy
+engine.rules_for = spy
 try:
     main(sys.argv[1:])
 finally:

@@ -99,7 +99,7 @@ def test_github_annotations(repo, run_ftlint):
     matches = [GITHUB_LINE.fullmatch(line) for line in lines]
     assert all(matches), lines
     assert [m.group(1, 2, 3, 4, 5, 6, 7, 8) for m in matches] == [
-        ("error", "src/broken.py", "1", "1", "1", "1", "FTL000", "parse-error"),
+        ("error", "src/broken.py", "1", "7", "1", "7", "FTL000", "parse-error"),
         ("warning", "src/train.py", "3", "7", "3", "43", "FTL101", "frozen-params-in-optimizer"),
     ]
 

@@ -100,7 +100,7 @@ def test_a_broken_notebook_is_one_finding_not_a_traceback(tmp_path, run_ftlint):
     result = run_ftlint("check", ".")
     lines = result.stdout.splitlines()
     assert [line.split(": ")[0] for line in lines] == [
-        "bad.ipynb:1:1", "nocells.ipynb:1:1", "syntax.ipynb:cell 2:1:1", "train.py:3:7",
+        "bad.ipynb:1:1", "nocells.ipynb:1:1", "syntax.ipynb:cell 2:1:7", "train.py:3:7",
     ]  # fmt: skip
     assert "could not parse: not a valid notebook" in lines[0]
     assert "Traceback" not in result.stdout + result.stderr
