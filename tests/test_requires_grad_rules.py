@@ -42,3 +42,18 @@ optimizer = torch.optim.Adam([{'params':base_params,'lr':1e-6},
                               lr=1e-4, momentum=0.9)
 """
     assert (7, "FTL108") in _codes(source)
+
+
+def test_a_misspelled_freeze_of_a_module_is_one_finding_with_the_method_as_the_fix():
+    """FTL106 is about the right spelling on a module; the typo is FTL104's alone."""
+    source = """\
+import torch
+import torch.nn as nn
+head = nn.Linear(8, 2)
+head.require_grad = False
+opt = torch.optim.SGD(head.parameters(), lr=0.1)
+"""
+    [finding] = lint_source("example.py", source, ALL_RULES)
+    assert (finding.line, finding.code) == (4, "FTL104")
+    assert finding.message.endswith("head is an nn.Module: call head.requires_grad_(False)")
+    assert finding.fix.safe and finding.fix.edits[0].content == "requires_grad_(False)"
