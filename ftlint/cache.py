@@ -6,17 +6,23 @@ rules and the kind of file. Entries live in `.ftlint_cache/` next to the configu
 (or in the directory ftlint runs from, without one), one small JSON file each, written to
 a temporary name and renamed into place: concurrent runs never see half an entry, and
 the worst a race does is compute an entry twice. JSON, not pickle: a cache directory
-that came with a repository must not be able to run code.
+that came with a repository must not be able to run code. Nor may it crash a run: an
+entry is used only if it has exactly the shape `put` writes, every field of the type its
+dataclass declares; anything else is a miss.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import importlib.util
 import json
 import os
 import tempfile
+import types
+import typing
+from collections.abc import Callable
 from pathlib import Path
 
 from ftlint import __version__, finding
@@ -63,18 +69,71 @@ def _encode(value: object) -> object:
     return value
 
 
-def _decode(value: object) -> object:
-    if isinstance(value, list):
-        return [_decode(item) for item in value]
-    if not isinstance(value, dict):
-        return value
-    if "__tuple__" in value:
-        return tuple(_decode(item) for item in value["__tuple__"])
-    # Only the dataclasses of ftlint.finding (Finding, Fix, Edit, ...) are ever built.
-    kind = getattr(finding, value["__type__"])
-    if not dataclasses.is_dataclass(kind):
-        raise ValueError(f"not a finding type: {value['__type__']}")
-    return kind(**{name: _decode(item) for name, item in value.items() if name != "__type__"})
+# Every int of ftlint.finding is a 1-based line, column or cell number. CPython counts
+# lines and columns in C ints: no file it parses has a position past this.
+_LARGEST_POSITION = 2**31 - 1
+
+
+class _BadEntry(ValueError):
+    """A cache entry that is not what `put` writes."""
+
+
+@functools.cache
+def _reader(kind: object) -> Callable[[object], object]:
+    """The function that turns a value json read back into an instance of `kind`, a type
+    that fields of ftlint.finding have (`Finding`, `tuple[Edit, ...]`, `int | None`, ...),
+    and raises _BadEntry for anything `put` does not write. Built once per type: reading
+    an entry then costs little more than its checks."""
+    if kind in (str, bool):
+
+        def read(value: object) -> object:
+            if type(value) is not kind:
+                raise _BadEntry(f"not a {kind.__name__}")
+            return value
+
+    elif kind is int:
+
+        def read(value: object) -> object:
+            if type(value) is not int or not 1 <= value <= _LARGEST_POSITION:
+                raise _BadEntry("not a position")
+            return value
+
+    elif dataclasses.is_dataclass(kind):
+        fields = [(field, _reader(hint)) for field, hint in typing.get_type_hints(kind).items()]
+        keys = {"__type__", *(field for field, _ in fields)}
+        type_name = kind.__name__
+
+        def read(value: object) -> object:
+            if type(value) is not dict or value.keys() != keys or value["__type__"] != type_name:
+                raise _BadEntry(f"not a {type_name}")
+            return kind(**{field: read_field(value[field]) for field, read_field in fields})
+
+    elif typing.get_origin(kind) is list:
+        read_item = _reader(typing.get_args(kind)[0])
+
+        def read(value: object) -> object:
+            if type(value) is not list:
+                raise _BadEntry("not a list")
+            return [read_item(item) for item in value]
+
+    elif typing.get_origin(kind) is tuple and typing.get_args(kind)[1:] == (Ellipsis,):
+        read_items = _reader(list[typing.get_args(kind)[0]])
+
+        def read(value: object) -> object:
+            if type(value) is not dict or value.keys() != {"__tuple__"}:
+                raise _BadEntry("not a tuple")
+            return tuple(read_items(value["__tuple__"]))
+
+    elif typing.get_origin(kind) in (typing.Union, types.UnionType):
+        [other] = [t for t in typing.get_args(kind) if t is not type(None)]  # `X | None` only
+        read_other = _reader(other)
+
+        def read(value: object) -> object:
+            return None if value is None else read_other(value)
+
+    else:
+        raise TypeError(f"the cache cannot store a {kind}")  # ftlint.finding has a new type
+    return read
 
 
 class ResultCache:
@@ -96,11 +155,12 @@ class ResultCache:
 
     def get(self, key: str, path: str) -> list[finding.Finding] | None:
         """The findings stored for `key`, given `path`; None on a miss or a bad entry."""
+        read = _reader(list[finding.Finding])
         try:
-            stored = _decode(json.loads(self._entry(key).read_bytes()))
-            return [dataclasses.replace(item, path=path) for item in stored]
-        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            stored = read(json.loads(self._entry(key).read_bytes()))
+        except (OSError, ValueError, RecursionError):  # _BadEntry, and bytes that are not JSON
             return None
+        return [dataclasses.replace(item, path=path) for item in stored]
 
     def put(self, key: str, findings: list[finding.Finding]) -> None:
         if not self.writable:
