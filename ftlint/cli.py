@@ -7,15 +7,27 @@ import sys
 from pathlib import Path
 
 from ftlint import __version__
-from ftlint.config import ConfigError, Settings, load_settings
-from ftlint.files import discover
-from ftlint.finding import PARSE_ERROR, Finding, file_finding
-from ftlint.report import FORMATS, render, render_statistics
-from ftlint.runner import lint_paths
+from ftlint.check import run_check
+from ftlint.config import ConfigError, check_codes
+from ftlint.report import FORMATS
 
 
 def _code_list(text: str) -> tuple[str, ...]:
+    """Comma-separated codes or prefixes; each must name some rule (`FTL1`, `FTL104`)."""
+    codes = tuple(code.strip().upper() for code in text.split(",") if code.strip())
+    try:
+        check_codes(codes, "")
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix(": ")) from None
+    return codes
+
+
+def _guard_codes(text: str) -> tuple[str, ...]:
     return tuple(code.strip().upper() for code in text.split(",") if code.strip())
+
+
+def _patterns(text: str) -> tuple[str, ...]:
+    return tuple(pattern.strip() for pattern in text.split(",") if pattern.strip())
 
 
 def _jobs(text: str) -> int:
@@ -30,137 +42,83 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ftlint {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.required = True
+    _check_parser(commands)
+    return parser
 
+
+def _check_parser(commands) -> None:
     check = commands.add_parser("check", help="lint files and directories")
-    check.add_argument("paths", nargs="*", type=Path, default=[Path(".")], metavar="PATH")
-    check.add_argument("--format", choices=sorted(FORMATS), default="text")
-    check.add_argument(
-        "--fix", action="store_true", help="rewrite files with the safe fixes, report the rest"
-    )
-    check.add_argument(
-        "--unsafe-fixes", action="store_true", help="with --fix or --diff, also fixes that "
-        "may change behaviour (see each rule's Fix safety)"
-    )  # fmt: skip
-    check.add_argument(
-        "--diff", action="store_true", help="print the fixes as a unified diff, write nothing"
-    )
-    check.add_argument(
-        "--statistics", action="store_true", help="count the findings per code after them"
-    )
-    check.add_argument(
-        "--output-file", type=Path, metavar="PATH", help="write the report to PATH"
-    )
-    check.add_argument(
-        "--select", type=_code_list, help="codes or prefixes to report (overrides config)"
-    )
-    check.add_argument(
-        "--ignore", type=_code_list, help="codes or prefixes to skip (overrides config)"
-    )
-    check.add_argument(
-        "--jobs", "-j", type=_jobs, metavar="N", help="processes to lint with (default: all cores)"
-    )
-    check.add_argument(
-        "--no-cache", action="store_true", help="neither read nor write .ftlint_cache/"
-    )
+    option = check.add_argument
+    option("paths", nargs="*", type=Path, metavar="PATH",
+           help="files and directories to lint (default: .); - reads standard input")
+    option("--format", choices=sorted(FORMATS), default="text", help="report format")
+    option("--output-file", type=Path, metavar="PATH", help="write the report to PATH")
+    option("--color", choices=("auto", "always", "never"), default="auto",
+           help="colour the text report (auto: on a terminal, unless NO_COLOR is set)")
+    option("--statistics", action="store_true", help="count the findings per code after them")
+    option("--show-fixes", action="store_true",
+           help="show each finding's fix, or with --fix each fix applied")
+    option("--exit-zero", action="store_true", help="exit 0 even when there are findings")
+    fixing = check.add_argument_group("fixes")
+    fixing.add_argument("--fix", action="store_true",
+                        help="rewrite files with the safe fixes, report the rest")
+    fixing.add_argument("--unsafe-fixes", action="store_true",
+                        help="with --fix or --diff, also fixes that may change behaviour "
+                        "(see each rule's Fix safety)")
+    fixing.add_argument("--diff", action="store_true",
+                        help="print the fixes as a unified diff, write nothing")
+    fixing.add_argument("--add-noqa", action="store_true",
+                        help="write `# noqa: CODE` on every line with a finding")
+    selection = check.add_argument_group("selection (codes or prefixes, comma-separated)")
+    selection.add_argument("--select", type=_code_list, action="extend", metavar="CODES",
+                           help="codes to report, instead of the configuration's")
+    selection.add_argument("--extend-select", type=_code_list, action="extend", default=[],
+                           metavar="CODES", help="codes to report, besides the configuration's")
+    selection.add_argument("--ignore", type=_code_list, action="extend", metavar="CODES",
+                           help="codes to skip, besides the configuration's")
+    selection.add_argument("--extend-ignore", type=_code_list, action="extend", default=[],
+                           metavar="CODES", help="the same as --ignore")
+    selection.add_argument("--report-unused-noqa", action="store_true",
+                           help="report noqa codes that silence nothing (FTL001)")
+    files = check.add_argument_group("files and configuration")
+    files.add_argument("--config", type=Path, metavar="PATH",
+                       help="use this pyproject.toml's [tool.ftlint] for every file")
+    files.add_argument("--exclude", type=_patterns, action="extend", metavar="PATTERNS",
+                       help="patterns to skip, instead of the configuration's")
+    files.add_argument("--extend-exclude", type=_patterns, action="extend", default=[],
+                       metavar="PATTERNS", help="patterns to skip, besides the configuration's")
+    files.add_argument("--no-respect-gitignore", dest="respect_gitignore",
+                       action="store_false", help="also lint what .gitignore excludes")
+    files.add_argument("--stdin-filename", type=Path, metavar="PATH",
+                       help="with -, lint standard input as if it were the file PATH")
+    files.add_argument("--jobs", "-j", type=_jobs, metavar="N",
+                       help="processes to lint with (default: all cores)")
+    files.add_argument("--no-cache", action="store_true",
+                       help="neither read nor write .ftlint_cache/")
+    check.set_defaults(run=lambda options: run_check(options))  # fmt: skip
+    _other_commands(commands)
 
+
+def _other_commands(commands) -> None:
     rule = commands.add_parser("rule", help="show the documentation of one rule")
-    rule.add_argument("code", metavar="CODE")
+    rule.add_argument("code", metavar="CODE", help="a rule's code, such as FTL101")
+    rule.set_defaults(run=_rule)
 
-    commands.add_parser("rules", help="list every rule")
+    rules = commands.add_parser("rules", help="list every rule")
+    rules.set_defaults(run=lambda options: _rules())
 
     run = commands.add_parser(
         "run", help="run a Python script with the runtime guard installed"
     )
-    run.add_argument("--mode", choices=("error", "warn"), default="error")
+    run.add_argument("--mode", choices=("error", "warn"), default="error",
+                     help="error: a finding stops the script; warn: it is printed")
     run.add_argument(
-        "--allow", type=_code_list, action="extend", default=[], metavar="CODES",
+        "--allow", type=_guard_codes, action="extend", default=[], metavar="CODES",
         help="guard codes to let pass (repeatable, or comma-separated)",
     )  # fmt: skip
-    run.add_argument("script")
-    run.add_argument("args", nargs=argparse.REMAINDER)
-    return parser
-
-
-def _check(options: argparse.Namespace) -> int:
-    missing = [str(path) for path in options.paths if not path.exists()]
-    if missing:
-        for path in missing:
-            print(f"ftlint: {path}: no such file or directory", file=sys.stderr)
-        return 2
-    settings = load_settings()
-    if options.select is not None:
-        settings.select = options.select
-    if options.ignore is not None:
-        settings.ignore = options.ignore
-    unreadable: list[Finding] = []
-
-    def on_error(directory: Path, error: OSError) -> None:
-        reason = error.strerror or str(error)
-        message = f"could not read directory: {reason}; its files were not linted"
-        unreadable.append(file_finding(str(directory), PARSE_ERROR, message))
-
-    files = list(discover(options.paths, settings, on_error))
-    if options.fix or options.diff:
-        return _fix(files, settings, options, unreadable)
-    findings = lint_paths(files, settings, jobs=options.jobs, use_cache=not options.no_cache)
-    return _report(sorted(unreadable + findings, key=Finding.sort_key), options)
-
-
-def _report(findings: list, options: argparse.Namespace) -> int:
-    report = render(options.format, findings)
-    if options.statistics:
-        if options.format == "text":
-            report += render_statistics(findings)
-        else:  # keep a machine-readable report parseable
-            sys.stderr.write(render_statistics(findings))
-    if not _write(report, options):
-        return 2
-    return 1 if findings else 0
-
-
-def _write(text: str, options: argparse.Namespace) -> bool:
-    if options.output_file is None:
-        sys.stdout.write(text)
-        return True
-    try:
-        options.output_file.write_text(text, encoding="utf-8")
-    except OSError as error:
-        reason = error.strerror or str(error)
-        print(f"ftlint: cannot write {options.output_file}: {reason}", file=sys.stderr)
-        return False
-    return True
-
-
-def _plural(count: int, word: str, words: str) -> str:
-    return f"{count} {word if count == 1 else words}"
-
-
-def _fix(
-    files: list[Path], settings: Settings, options: argparse.Namespace, problems: list[Finding]
-) -> int:
-    from ftlint.fixes import fix_paths  # the engine and libcst: only when fixing
-
-    fixed, findings = fix_paths(files, settings, options.unsafe_fixes, write=not options.diff)
-    for result in fixed:
-        if result.error:
-            print(f"ftlint: {result.path}: {result.error}", file=sys.stderr)
-    changed = [result for result in fixed if result.after != result.before]
-    applied = _plural(sum(result.applied for result in changed), "fix", "fixes")
-    if options.diff:
-        if not _write("".join(result.diff() for result in changed), options):
-            return 2
-        files = _plural(len(changed), "file", "files")
-        print(f"ftlint: {applied} would change {files}", file=sys.stderr)
-        return 1 if changed else 0
-    if changed:
-        files = _plural(len(changed), "file", "files")
-        print(f"ftlint: {applied} applied to {files}", file=sys.stderr)
-    unsafe = sum(1 for f in findings if f.fix is not None and not f.fix.safe)
-    if unsafe and not options.unsafe_fixes:
-        more = _plural(unsafe, "more fix", "more fixes")
-        print(f"ftlint: {more} available with --unsafe-fixes", file=sys.stderr)
-    return _report(sorted(problems + findings, key=Finding.sort_key), options)
+    run.add_argument("script", help="the script to run")
+    run.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
+    run.set_defaults(run=_run)
 
 
 FIX_SAFETY = {
@@ -208,15 +166,13 @@ def _run(options: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    options = _parser().parse_args(argv)
+    parser = _parser()
+    options = parser.parse_args(argv)
+    if options.command is None:  # bare `ftlint`: what it can do, and a usage status
+        parser.print_help()
+        return 2
     try:
-        if options.command == "check":
-            return _check(options)
-        if options.command == "rule":
-            return _rule(options)
-        if options.command == "rules":
-            return _rules()
-        return _run(options)
+        return options.run(options)
     except ConfigError as error:
         print(f"ftlint: configuration error: {error}", file=sys.stderr)
     except KeyboardInterrupt:

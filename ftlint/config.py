@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +34,8 @@ class Settings:
     per_file_ignores: dict[str, tuple[str, ...]] = field(default_factory=dict)
     root: Path = field(default_factory=Path.cwd)  # patterns are relative to this directory
     source: Path | None = None  # the pyproject.toml read, if any
+    # Command-line only: report `noqa` codes that silence nothing (FTL001).
+    report_unused_noqa: bool = False
 
 
 def find_pyproject(start: Path) -> tuple[Path, object] | None:
@@ -40,33 +43,117 @@ def find_pyproject(start: Path) -> tuple[Path, object] | None:
     that table. A file on the way that might hold the table but cannot be read or parsed
     stops the search: the table in a parent directory may not be the one meant."""
     for directory in (start, *start.parents):
-        candidate = directory / "pyproject.toml"
-        if not candidate.is_file():
-            continue
-        try:
-            text = candidate.read_text(encoding="utf-8")
-        except OSError as error:
-            raise ConfigError(f"{candidate}: cannot be read: {error.strerror or error}") from None
-        except UnicodeDecodeError as error:
-            raise ConfigError(f"{candidate}: invalid TOML: not UTF-8 text ({error})") from None
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as error:
-            if "ftlint" not in text:
-                continue  # a broken file that cannot hold [tool.ftlint] is not ours to judge
-            raise ConfigError(f"{candidate}: invalid TOML: {error}") from None
-        tool = data.get("tool")
-        if isinstance(tool, dict) and "ftlint" in tool:
-            return candidate, tool["ftlint"]
+        found = _table_in(directory)
+        if found is not None:
+            return found
+    return None
+
+
+def _table_in(directory: Path) -> tuple[Path, object] | None:
+    """This directory's pyproject.toml and its [tool.ftlint] table, if it has both."""
+    candidate = directory / "pyproject.toml"
+    if not candidate.is_file():
+        return None
+    try:
+        text = candidate.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"{candidate}: cannot be read: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{candidate}: invalid TOML: not UTF-8 text ({error})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        if "ftlint" not in text:
+            return None  # a broken file that cannot hold [tool.ftlint] is not ours to judge
+        raise ConfigError(f"{candidate}: invalid TOML: {error}") from None
+    tool = data.get("tool")
+    if isinstance(tool, dict) and "ftlint" in tool:
+        return candidate, tool["ftlint"]
     return None
 
 
 def load_settings(start: Path | None = None) -> Settings:
+    """The settings for files in `start` (default: the working directory)."""
     start = (start or Path.cwd()).resolve()
     found = find_pyproject(start)
     if found is None:
         return Settings(root=start)
-    pyproject, table = found
+    return settings_from(*found)
+
+
+def load_config_file(path: Path) -> Settings:
+    """The settings of one named file (`--config PATH`), for every file linted."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot be read: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML: not UTF-8 text ({error})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    tool = data.get("tool")
+    if not isinstance(tool, dict) or "ftlint" not in tool:
+        raise ConfigError(f"{path}: has no [tool.ftlint] table")
+    return settings_from(path.resolve(), tool["ftlint"])
+
+
+class SettingsResolver:
+    """The settings of each file linted: those of the nearest pyproject.toml with a
+    [tool.ftlint] table above the file itself (as Ruff finds its configuration), or of
+    the one file given with `--config`. Each configuration is read once, and files under
+    the same one share one Settings object; `adjust` applies the command line's options
+    to each."""
+
+    def __init__(
+        self, config: Path | None = None, adjust: Callable[[Settings], None] | None = None
+    ) -> None:
+        self._adjust = adjust or (lambda settings: None)
+        self._fixed = self._adjusted(load_config_file(config)) if config else None
+        self._by_directory: dict[Path, Settings] = {}
+        self._by_source: dict[Path | None, Settings] = {}
+
+    def for_path(self, path: Path) -> Settings:
+        if self._fixed is not None:
+            return self._fixed
+        directory = path if path.is_dir() else path.parent
+        return self._for_directory(directory.resolve())
+
+    def _for_directory(self, directory: Path) -> Settings:
+        # Walk up only as far as a directory already answered: one read per directory.
+        pending: list[Path] = []
+        current: Path | None = directory
+        found: Settings | None = None
+        while current is not None:
+            found = self._by_directory.get(current)
+            if found is not None:
+                break
+            pending.append(current)
+            table = _table_in(current)
+            if table is not None:
+                found = self._loaded(*table)
+                break
+            current = current.parent if current.parent != current else None
+        if found is None:  # no configuration up to the root: the defaults, rooted here
+            found = self._by_source.get(None) or self._adjusted(Settings(root=Path.cwd()))
+            self._by_source[None] = found
+        for seen in pending:
+            self._by_directory[seen] = found
+        return found
+
+    def _loaded(self, pyproject: Path, table: object) -> Settings:
+        settings = self._by_source.get(pyproject)
+        if settings is None:
+            settings = self._by_source[pyproject] = self._adjusted(settings_from(pyproject, table))
+        return settings
+
+    def _adjusted(self, settings: Settings) -> Settings:
+        self._adjust(settings)
+        return settings
+
+
+def settings_from(pyproject: Path, table: object) -> Settings:
     if not isinstance(table, dict):
         raise ConfigError(f"{pyproject}: [tool.ftlint]: expected a table, got {_kind(table)}")
     unknown = [key for key in table if key not in KEYS]

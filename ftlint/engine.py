@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import re
 from collections.abc import Callable, Iterable, Sequence
 
 import libcst as cst
@@ -20,11 +19,11 @@ from ftlint.parsing import (
     python_syntax_error,
     source_lines,
 )
+from ftlint.noqa import apply_noqa, unused_directives
+from ftlint.rules import RULE_CODES
 from ftlint.rules.base import Rule
 from ftlint.walk import children, walk
 
-
-_NOQA = re.compile(r"#\s*noqa(?::\s?(?P<codes>[A-Z]+[0-9]*(?:[,\s]+[A-Z]+[0-9]*)*))?", re.IGNORECASE)
 
 
 class _Dispatcher(cst.CSTVisitor):
@@ -115,8 +114,14 @@ def lint_source(
         text = decode_source(data) if isinstance(data, bytes) else data
     except SourceError as error:
         return [_parse_error(path, error)]
+    rule_types = list(rule_types)
     findings = lint_text(path, text, rule_types, first_pass=first_pass)
-    return sorted(apply_noqa(findings, source_lines(text)))
+    lines = source_lines(text)
+    enabled = [rule.code for rule in rule_types]
+    # FTL001 is dropped later unless asked for; it is computed here, where the findings
+    # before noqa are known, and cached with the rest.
+    directives = unused_directives(path, findings, lines, enabled, RULE_CODES)
+    return sorted(apply_noqa(findings, lines) + directives)
 
 
 def lint_text(
@@ -164,23 +169,3 @@ def _matters(body: ast.Module, segment: str, rule_types: Iterable[type[Rule]]) -
 
 def _parse_error(path: str, error: SourceError) -> Finding:
     return file_finding(path, PARSE_ERROR, f"could not parse: {error}", error.line, error.column)
-
-
-def apply_noqa(findings: Iterable[Finding], lines: Sequence[str]) -> list[Finding]:
-    """Drop findings whose reported line says `# noqa` or `# noqa: <code or prefix>`."""
-
-    def line(number: int) -> str:
-        return lines[number - 1] if 0 < number <= len(lines) else ""
-
-    return [finding for finding in findings if not silenced(line(finding.line), finding.code)]
-
-
-def silenced(line: str, code: str) -> bool:
-    """Whether a `noqa` comment on this source line covers `code`."""
-    match = _NOQA.search(line)
-    if match is None:
-        return False
-    codes = match.group("codes")
-    if codes is None:
-        return True  # a bare noqa silences everything on the line, as in flake8
-    return code.startswith(tuple(c.upper() for c in re.split(r"[,\s]+", codes) if c))

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ftlint.config import Settings, matches
+from ftlint.gitignore import GitIgnore
 
 NOTEBOOK_SUFFIX = ".ipynb"
 SOURCE_SUFFIXES = (".py", ".pyi", NOTEBOOK_SUFFIX)
@@ -39,21 +40,32 @@ def _is_virtualenv(directory: Path) -> bool:
     return os.path.isfile(directory / "pyvenv.cfg")
 
 
+SettingsFor = Callable[[Path], Settings]
+
+
 def _excluded(path: Path, settings: Settings) -> bool:
     # Resolving a path costs system calls: none when nothing is excluded.
     return bool(settings.exclude) and matches(_relative(path, settings.root), settings.exclude)
 
 
 def discover(
-    paths: list[Path], settings: Settings, on_error: Callable[[Path, OSError], None]
+    paths: list[Path],
+    settings_for: SettingsFor,
+    on_error: Callable[[Path, OSError], None],
+    respect_gitignore: bool = True,
 ) -> Iterator[Path]:
-    """Files to lint, in a stable order, each once however the paths overlap. Excluded
-    patterns apply even to files named explicitly, so pre-commit (which names files)
-    honours them too. A directory that cannot be read goes to `on_error`, and the walk
-    goes on."""
+    """Files to lint, in a stable order, each once however the paths overlap. Each
+    directory's exclude patterns come from `settings_for` it, and apply even to files
+    named explicitly, so pre-commit (which names files) honours them too; what git
+    ignores is skipped while walking, never when named. A directory that cannot be read
+    goes to `on_error`, and the walk goes on."""
+    gitignore = GitIgnore() if respect_gitignore else None
     seen: set[str] = set()
     for path in paths:
-        found = _walk(path, settings, on_error) if path.is_dir() else _named(path, settings)
+        if path.is_dir():
+            found = _walk(path, settings_for, on_error, gitignore)
+        else:
+            found = _named(path, settings_for)
         for file in found:
             # Spelled differently (`.` then `sub/a.py`), the same file is still one.
             key = os.path.abspath(file)
@@ -62,27 +74,38 @@ def discover(
                 yield file
 
 
-def _named(path: Path, settings: Settings) -> Iterator[Path]:
-    if not _excluded(path, settings):
+def _named(path: Path, settings_for: SettingsFor) -> Iterator[Path]:
+    if not _excluded(path, settings_for(path)):
         yield path
 
 
-def _walk(top: Path, settings: Settings, on_error: Callable[[Path, OSError], None]) -> Iterator[Path]:
+def _walk(
+    top: Path,
+    settings_for: SettingsFor,
+    on_error: Callable[[Path, OSError], None],
+    gitignore: GitIgnore | None,
+) -> Iterator[Path]:
     def report(error: OSError) -> None:
         on_error(Path(error.filename) if error.filename else top, error)
 
     for directory, subdirs, files in os.walk(top, onerror=report):
         here = Path(directory)
+        settings = settings_for(here)
         subdirs[:] = sorted(
             name
             for name in subdirs
             if name not in SKIPPED_DIRS
             and not _is_virtualenv(here / name)
             and not _excluded(here / name, settings)
+            and not (gitignore and gitignore.ignored(here / name, is_dir=True))
         )
         for name in sorted(files):
             path = here / name
-            if name.endswith(SOURCE_SUFFIXES) and not _excluded(path, settings):
+            if (
+                name.endswith(SOURCE_SUFFIXES)
+                and not _excluded(path, settings)
+                and not (gitignore and gitignore.ignored(path, is_dir=False))
+            ):
                 yield path
 
 

@@ -85,6 +85,10 @@ class Finding:
 PARSE_ERROR = ("FTL000", "parse-error")
 INTERNAL_ERROR = ("FTL999", "internal-error")
 RUN_PROBLEM_CODES = (PARSE_ERROR[0], INTERNAL_ERROR[0])
+# About `noqa` directives: codes that silence nothing (reported when asked for), and
+# FTL codes no rule has (always).
+UNUSED_NOQA = ("FTL001", "unused-noqa")
+UNKNOWN_NOQA_CODE = ("FTL002", "unknown-noqa-code")
 
 
 def file_finding(

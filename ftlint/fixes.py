@@ -14,13 +14,13 @@ import difflib
 import io
 import tokenize
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ftlint.config import Settings
-from ftlint.engine import silenced
 from ftlint.files import SOURCE_SUFFIXES, read_file, replace_file
 from ftlint.finding import Finding, Fix
+from ftlint.noqa import silenced
 from ftlint.parsing import NEWLINE, SourceError, decode_source, parse
 from ftlint.runner import enabled_rules, lint_data, lint_file
 
@@ -32,6 +32,7 @@ class FixedText:
     text: str
     applied: int  # fixes applied over all passes
     findings: list[Finding]  # what remains in `text`
+    descriptions: list[str] = field(default_factory=list)  # "line N: CODE what it did"
 
 
 def _line_starts(text: str) -> list[int]:
@@ -94,34 +95,37 @@ def parses(text: str) -> bool:
     return True
 
 
-def _one_pass(text: str, fixes: list[Fix]) -> tuple[str, int]:
-    """Apply as many of `fixes` as keep the text parsing, with their count."""
+def _one_pass(text: str, fixes: list[Fix]) -> tuple[str, list[Fix]]:
+    """Apply as many of `fixes` as keep the text parsing; the text, and those applied."""
     fixed = apply_fixes(text, fixes)
     if parses(fixed):
-        return fixed, len(fixes)
+        return fixed, fixes
     # Keep only the fixes that parse on their own; if together they still do not, take
     # the first alone and let the next pass, which lints again, see to the rest.
     alone = [fix for fix in fixes if parses(apply_fixes(text, [fix]))]
     fixed = apply_fixes(text, alone)
     if alone and parses(fixed):
-        return fixed, len(alone)
-    return (apply_fixes(text, alone[:1]), 1) if alone else (text, 0)
+        return fixed, alone
+    return (apply_fixes(text, alone[:1]), alone[:1]) if alone else (text, [])
 
 
 def fix_text(text: str, lint: Callable[[str], list[Finding]], unsafe: bool) -> FixedText:
-    applied = 0
+    descriptions: list[str] = []
     findings = lint(text)
     for _ in range(MAX_PASSES):
         lines = NEWLINE.split(text)
-        wanted = [f.fix for f in sorted(findings) if may_apply(f, lines, unsafe)]
-        if not wanted:
-            break
-        fixed, count = _one_pass(text, _without_overlaps(wanted, _line_starts(text)))
+        fixable = [f for f in sorted(findings) if may_apply(f, lines, unsafe)]
+        by_fix = {id(f.fix): f for f in fixable}
+        wanted = [f.fix for f in fixable]
+        fixed, applied = _one_pass(text, _without_overlaps(wanted, _line_starts(text)))
         if fixed == text:
             break
-        text, applied = fixed, applied + count
+        for fix in applied:
+            finding = by_fix[id(fix)]
+            descriptions.append(f"line {finding.line}: {finding.code} {fix.description}")
+        text = fixed
         findings = lint(text)
-    return FixedText(text, applied, findings)
+    return FixedText(text, len(descriptions), findings, descriptions)
 
 
 @dataclass
@@ -132,6 +136,7 @@ class FixedFile:
     applied: int
     findings: list[Finding]
     error: str | None = None  # why the fixed text could not be written back
+    descriptions: list[str] = field(default_factory=list)  # of the fixes applied
 
     def diff(self) -> str:
         """A unified diff from `before` to `after`, as `git diff` writes one."""
@@ -168,7 +173,9 @@ def fix_file(
     except (OSError, SyntaxError, SourceError):
         return None
     result = fix_text(before, lambda text: lint(path, text), unsafe)
-    fixed = FixedFile(path, before, result.text, result.applied, result.findings)
+    fixed = FixedFile(
+        path, before, result.text, result.applied, result.findings, None, result.descriptions
+    )
     if write and result.text != before:
         try:
             # utf-8-sig puts back the byte order mark that decoding removed.
@@ -180,17 +187,25 @@ def fix_file(
 
 
 def fix_paths(
-    files: list[Path], settings: Settings, unsafe: bool, write: bool
+    files: list[Path], settings_for: Callable[[Path], Settings], unsafe: bool, write: bool
 ) -> tuple[list[FixedFile], list[Finding]]:
-    """Fix each source file; the findings are what remains in all `files`, sorted."""
-    rules = enabled_rules(settings)
+    """Fix each source file, with `settings_for(path)`; the findings are what remains in
+    all `files`, sorted."""
+    rules_by_settings: dict[int, list] = {}
     fixed: list[FixedFile] = []
     findings: list[Finding] = []
     for path in files:
+        settings = settings_for(path)
+        rules = rules_by_settings.get(id(settings))
+        if rules is None:
+            rules = rules_by_settings[id(settings)] = enabled_rules(settings)
         result = None
         if path.suffix in SOURCE_SUFFIXES:
             result = fix_file(
-                path, lambda path, data: lint_data(path, data, settings, rules), unsafe, write
+                path,
+                lambda path, data: lint_data(path, data, settings, rules),  # noqa: B023 - called here
+                unsafe,
+                write,
             )
         if result is None:  # unreadable, or not Python source: linting says what it can
             findings.extend(lint_file(path, settings, rules))

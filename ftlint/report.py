@@ -26,10 +26,21 @@ def _file(finding: Finding) -> str:
     return finding.path if finding.cell is None else f"{finding.path}:cell {finding.cell}"
 
 
-def render_text(findings: Sequence[Finding], root: Path) -> str:
-    return without_surrogates(
-        "".join(f"{_file(f)}:{f.line}:{f.column}: {f.code} {f.message}\n" for f in findings)
-    )
+_BOLD, _RED, _CYAN, _RESET = "\033[1m", "\033[31m", "\033[36m", "\033[0m"
+
+
+def render_text(findings: Sequence[Finding], root: Path, color: bool = False) -> str:
+    """One line per finding; `[*]` marks one that `--fix` resolves, as Ruff marks it."""
+
+    def line(f: Finding) -> str:
+        where, code = f"{_file(f)}:{f.line}:{f.column}:", f.code
+        mark = " [*]" if f.fix is not None and f.fix.safe else ""
+        if color:
+            where, code = f"{_BOLD}{where}{_RESET}", f"{_BOLD}{_RED}{code}{_RESET}"
+            mark = mark and f" {_CYAN}[*]{_RESET}"
+        return f"{where} {code}{mark} {f.message}\n"
+
+    return without_surrogates("".join(line(f) for f in findings))
 
 
 def render_json(findings: Sequence[Finding], root: Path) -> str:
@@ -89,10 +100,16 @@ FORMATS: dict[str, Callable[[Sequence[Finding], Path], str]] = {
 }
 
 
-def render(format_name: str, findings: Sequence[Finding], start: Path | None = None) -> str:
+def render(
+    format_name: str, findings: Sequence[Finding], start: Path | None = None, color: bool = False
+) -> str:
     """The report in one of `FORMATS`, paths taken relative to the repository holding
-    `start` (the current directory by default) where a format needs them so."""
-    return FORMATS[format_name](findings, find_root(start or Path.cwd()))
+    `start` (the current directory by default) where a format needs them so; `color`
+    for text on a terminal."""
+    root = find_root(start or Path.cwd())
+    if format_name == "text":
+        return render_text(findings, root, color)
+    return FORMATS[format_name](findings, root)
 
 
 def render_statistics(findings: Sequence[Finding]) -> str:

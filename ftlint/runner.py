@@ -8,13 +8,21 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ftlint.cache import ResultCache
 from ftlint.config import Settings, is_enabled, matches
 from ftlint.files import NOTEBOOK_SUFFIX, read_file, relative_to_root
-from ftlint.finding import INTERNAL_ERROR, PARSE_ERROR, RUN_PROBLEM_CODES, Finding, file_finding
+from ftlint.finding import (
+    INTERNAL_ERROR,
+    PARSE_ERROR,
+    RUN_PROBLEM_CODES,
+    UNUSED_NOQA,
+    Finding,
+    file_finding,
+)
 from ftlint.rules import RULE_CODES
 
 if TYPE_CHECKING:
@@ -70,7 +78,8 @@ def _without_ignored(path: Path, settings: Settings, findings: list[Finding]) ->
     return [
         finding
         for finding in findings
-        if finding.code in RUN_PROBLEM_CODES or not (ignored and finding.code.startswith(ignored))
+        if (finding.code != UNUSED_NOQA[0] or settings.report_unused_noqa)
+        and (finding.code in RUN_PROBLEM_CODES or not (ignored and finding.code.startswith(ignored)))
     ]
 
 
@@ -111,16 +120,16 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
+# What a configuration lints with: its settings, rules and result cache.
+_Context = tuple[Settings, "list[type[Rule]]", "ResultCache | None"]
 # What each worker process lints with, set once per process by _start_worker.
-_WORKER: tuple[Settings, list[type[Rule]], ResultCache | None] | None = None
+_WORKER: list[_Context] | None = None
 
 
-def _start_worker(
-    parent: int, settings: Settings, rules: list[type[Rule]], cache: ResultCache | None
-) -> None:
+def _start_worker(parent: int, contexts: list[_Context]) -> None:
     global _WORKER
     _die_with_parent(parent)
-    _WORKER = (settings, rules, cache)
+    _WORKER = contexts
 
 
 def _die_with_parent(parent: int) -> None:
@@ -140,33 +149,47 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _lint_in_worker(path: Path) -> list[Finding]:
+def _lint_in_worker(task: tuple[Path, int]) -> list[Finding]:
     assert _WORKER is not None
-    return lint_file(path, *_WORKER)
+    path, context = task
+    return lint_file(path, *_WORKER[context])
 
 
 def lint_paths(
-    files: list[Path], settings: Settings, jobs: int | None = None, use_cache: bool = True
+    files: list[Path],
+    settings_for: Callable[[Path], Settings],
+    jobs: int | None = None,
+    use_cache: bool = True,
 ) -> list[Finding]:
-    """Findings for `files`, sorted; the same whatever `jobs` and the cache hold. Files
-    already in the cache are answered here; only the others go to `jobs` processes."""
-    cache = ResultCache(settings.root, enabled_codes(settings)) if use_cache else None
+    """Findings for `files`, each linted with `settings_for(path)`, sorted; the same
+    whatever `jobs` and the cache hold. Files already in the cache are answered here;
+    only the others go to `jobs` processes."""
+    contexts: list[tuple[Settings, ResultCache | None]] = []
+    numbered: dict[int, int] = {}  # id of a Settings -> its index in `contexts`
     findings: list[Finding] = []
-    pending: list[Path] = []
+    pending: list[tuple[Path, int]] = []
     for path in files:
-        found = _cached(path, settings, cache)
+        settings = settings_for(path)
+        index = numbered.get(id(settings))
+        if index is None:
+            index = numbered[id(settings)] = len(contexts)
+            cache = ResultCache(settings.root, enabled_codes(settings)) if use_cache else None
+            contexts.append((settings, cache))
+        found = _cached(path, *contexts[index])
         if found is None:
-            pending.append(path)
+            pending.append((path, index))
         else:
             findings.extend(found)
+    if not pending:
+        return sorted(findings, key=Finding.sort_key)
+    # Only now are the rules (and libcst) imported.
+    linting = [(settings, enabled_rules(settings), cache) for settings, cache in contexts]
     jobs = min(jobs or default_jobs(), len(pending))
-    if pending:  # only now are the rules (and libcst) imported
-        rules = enabled_rules(settings)
-        if jobs > 1:
-            findings.extend(_lint_parallel(pending, settings, rules, cache, jobs))
-        else:
-            for path in pending:
-                findings.extend(lint_file(path, settings, rules, cache))
+    if jobs > 1:
+        findings.extend(_lint_parallel(pending, linting, jobs))
+    else:
+        for path, index in pending:
+            findings.extend(lint_file(path, *linting[index]))
     return sorted(findings, key=Finding.sort_key)
 
 
@@ -181,53 +204,50 @@ def _cached(path: Path, settings: Settings, cache: ResultCache | None) -> list[F
     return None if found is None else _without_ignored(path, settings, found)
 
 
-def _lint_parallel(
-    files: list[Path],
-    settings: Settings,
-    rules: list[type[Rule]],
-    cache: ResultCache | None,
-    jobs: int,
-) -> list[Finding]:
-    """Findings of `files` from `jobs` processes. A process that dies (a native crash,
-    the out-of-memory killer) takes the files it and its siblings still held: those are
-    linted again in a fresh pool, then any still lost one at a time, so that only the
-    file that kills its process goes unlinted, reported as FTL999."""
+def _lint_parallel(tasks: list[tuple[Path, int]], contexts: list[_Context], jobs: int) -> list[Finding]:
+    """Findings of the files of `tasks` from `jobs` processes. A process that dies (a
+    native crash, the out-of-memory killer) takes the files it and its siblings still
+    held: those are linted again in a fresh pool, then any still lost one at a time, so
+    that only the file that kills its process goes unlinted, reported as FTL999."""
 
     # Largest files first, one at a time: the last process to finish is not left with
     # the biggest file while the others wait.
-    def size(path: Path) -> int:
+    def size(task: tuple[Path, int]) -> int:
         try:
-            return path.stat().st_size
+            return task[0].stat().st_size
         except OSError:
             return 0
 
-    context = (os.getpid(), settings, rules, cache)
-    findings, lost = _in_pool(sorted(files, key=size, reverse=True), context, jobs)
+    initargs = (os.getpid(), contexts)
+    findings, lost = _in_pool(sorted(tasks, key=size, reverse=True), initargs, jobs)
     if lost:
-        found, lost = _in_pool(lost, context, jobs)
+        found, lost = _in_pool(lost, initargs, jobs)
         findings.extend(found)
-    for path in lost:
-        found, still_lost = _in_pool([path], context, 1)
+    for task in lost:
+        found, still_lost = _in_pool([task], initargs, 1)
         findings.extend(found)
         if still_lost:
             message = "internal error: the process linting this file died; it was not linted"
-            findings.append(file_finding(str(path), INTERNAL_ERROR, message))
+            findings.append(file_finding(str(task[0]), INTERNAL_ERROR, message))
     return findings
 
 
-def _in_pool(files: list[Path], context: tuple, jobs: int) -> tuple[list[Finding], list[Path]]:
-    """The findings of the files a pool of `jobs` processes linted, and the files lost
-    when one of its processes died."""
+def _in_pool(
+    tasks: list[tuple[Path, int]], initargs: tuple, jobs: int
+) -> tuple[list[Finding], list[tuple[Path, int]]]:
+    """The findings of the tasks a pool of `jobs` processes did, and the tasks lost when
+    one of its processes died."""
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
     findings: list[Finding] = []
-    lost: list[Path] = []
-    with ProcessPoolExecutor(min(jobs, len(files)), initializer=_start_worker, initargs=context) as pool:
-        futures = [(path, pool.submit(_lint_in_worker, path)) for path in files]
-        for path, future in futures:
+    lost: list[tuple[Path, int]] = []
+    workers = min(jobs, len(tasks))
+    with ProcessPoolExecutor(workers, initializer=_start_worker, initargs=initargs) as pool:
+        futures = [(task, pool.submit(_lint_in_worker, task)) for task in tasks]
+        for task, future in futures:
             try:
                 findings.extend(future.result())
             except BrokenProcessPool:
-                lost.append(path)
+                lost.append(task)
     return findings, lost

@@ -19,7 +19,7 @@ def test_text_output_and_exit_code_one(tmp_path, run_ftlint):
     result = run_ftlint("check", "train.py")
     assert result.returncode == 1
     assert result.stdout.startswith("train.py:3:7: FTL101 optimizer is given parameters frozen")
-    assert result.stderr == ""
+    assert result.stderr == "Found 1 finding (1 fixable with --fix --unsafe-fixes).\n"
 
 
 def test_clean_file_exits_zero(tmp_path, run_ftlint):
@@ -115,7 +115,9 @@ def test_pyproject_config_and_flags_override_it(tmp_path, run_ftlint):
     # excluded even when named explicitly (pre-commit names files)
     assert run_ftlint("check", "generated/out.py").stdout == ""
     # the command line wins over the file
-    assert "FTL101" in run_ftlint("check", "--ignore", "", "train.py").stdout
+    # --ignore adds to the configuration's list; --select starts a selection afresh.
+    assert "FTL101" not in run_ftlint("check", "--ignore", "FTL3", "train.py").stdout
+    assert "FTL101" in run_ftlint("check", "--select", "FTL", "train.py").stdout
     # the config is found from a subdirectory too
     assert run_ftlint("check", "s.py", cwd=tmp_path / "scripts").stdout == ""
 

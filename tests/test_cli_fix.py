@@ -26,7 +26,7 @@ def test_fix_applies_safe_fixes_only_and_says_more_are_available(tmp_path, run_f
     assert path.read_text() == BUGGY  # FTL101's fix is unsafe
     assert result.returncode == 1
     assert result.stdout.startswith("train.py:3:7: FTL101 ")
-    assert result.stderr == "ftlint: 1 more fix available with --unsafe-fixes\n"
+    assert result.stderr == "Found 1 finding (1 fixable with --fix --unsafe-fixes).\n"
 
 
 def test_unsafe_fixes_then_only_the_remaining_findings_are_printed(tmp_path, run_ftlint):
@@ -40,7 +40,7 @@ def test_unsafe_fixes_then_only_the_remaining_findings_are_printed(tmp_path, run
          "later use at line 5 sends no gradient to whatever computed it; use y.detach() "
          "where the detached value is needed"],
     ]  # fmt: skip
-    assert result.stderr == "ftlint: 1 fix applied to 1 file\n"
+    assert result.stderr == "ftlint: 1 fix applied to 1 file\nFound 1 finding.\n"
 
 
 def test_fix_exits_zero_when_nothing_remains(tmp_path, run_ftlint):
@@ -102,7 +102,7 @@ def test_fix_over_the_fixtures_parses_and_settles(tmp_path, run_ftlint):
 
     first = run_ftlint("check", "--fix", "--unsafe-fixes", ".", cwd=copy)
     assert first.returncode in (0, 1), first.stderr
-    assert re.fullmatch(r"ftlint: \d+ fixes applied to \d+ files\n", first.stderr)
+    assert re.fullmatch(r"ftlint: \d+ fixes applied to \d+ files\nFound \d+ findings\.\n", first.stderr)
     after = {path.name: path.read_text() for path in copy.glob("*.py")}
     changed = [name for name in after if after[name] != before[name]]
     assert changed, "the fixtures hold fixable findings"

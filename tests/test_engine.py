@@ -9,7 +9,8 @@ import sys
 import libcst as cst
 
 from ftlint.analysis.names import ImportMap
-from ftlint.engine import apply_noqa, lint_source
+from ftlint.engine import lint_source
+from ftlint.noqa import apply_noqa
 from ftlint.finding import Finding
 from ftlint.rules import ALL_RULES, RULES_BY_CODE
 from ftlint.rules.base import Rule

@@ -60,7 +60,8 @@ def test_the_cache_follows_content_and_settings_and_survives_bad_entries(tmp_pat
     for entry in (tmp_path / ".ftlint_cache").glob("??/*"):
         entry.write_text('{"__type__": "exit"}')
     result = run_ftlint("check", "train.py")
-    assert "FTL101" in result.stdout and "FTL301" in result.stdout and result.stderr == ""
+    assert "FTL101" in result.stdout and "FTL301" in result.stdout
+    assert result.stderr == "Found 2 findings (1 fixable with --fix --unsafe-fixes).\n"
 
 
 def test_the_cache_lives_next_to_the_config(tmp_path, run_ftlint):
