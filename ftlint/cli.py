@@ -131,11 +131,21 @@ FIX_SAFETY = {
 
 def _rule(options: argparse.Namespace) -> int:
     from ftlint.rules import RULES_BY_CODE
+    from ftlint.run_codes import BY_CODE
 
-    rule = RULES_BY_CODE.get(options.code.upper())
+    code = options.code.upper()
+    if code in BY_CODE:
+        name, docs = BY_CODE[code]
+        print(f"# {code} {name} (about the run, never filtered by selection)\n\n{docs}", end="")
+        return 0
+    rule = RULES_BY_CODE.get(code)
     if rule is None:
-        known = ", ".join(RULES_BY_CODE)
-        print(f"ftlint: unknown rule {options.code!r}; known rules: {known}", file=sys.stderr)
+        import difflib
+
+        known = [*RULES_BY_CODE, *BY_CODE]
+        close = difflib.get_close_matches(code, known, n=1, cutoff=0.7)
+        hint = f"did you mean {close[0]}?" if close else f"known codes: {', '.join(known)}"
+        print(f"ftlint: unknown rule {options.code!r}; {hint}", file=sys.stderr)
         return 2
     kind = " (runtime guard only)" if rule.runtime_only else ""
     print(
