@@ -20,6 +20,7 @@ from ftlint.guard._state import (
     GuardWarning,
     check_config,
     default_hint,
+    unpatch,
 )
 
 __all__ = ["CODES", "GuardError", "GuardWarning", "guard", "install", "installed", "uninstall"]
@@ -57,16 +58,12 @@ def _install_checks() -> None:
 
 
 def uninstall() -> None:
-    """Restore every patched function and remove every hook. Safe to call twice."""
+    """Restore every patched function (but one that someone patched again after us) and
+    remove every hook. Safe to call twice."""
     for handle in reversed(STATE.handles):
         handle.remove()
-    for owner, name, original, replacement in reversed(STATE.patches):
-        # If someone patched over us, leave theirs: our replacement is inert once
-        # uninstalled (every check first asks whether the guard is installed).
-        if owner.__dict__.get(name) is replacement:
-            setattr(owner, name, original)
+    unpatch()
     STATE.handles.clear()
-    STATE.patches.clear()
     STATE.warned.clear()
     STATE.installed = False
 

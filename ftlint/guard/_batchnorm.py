@@ -23,14 +23,14 @@ _warned: WeakIdKeyDictionary = WeakIdKeyDictionary()  # layers already reported
 def install() -> None:
     # SyncBatchNorm has its own forward; every other BatchNorm inherits _BatchNorm's.
     for cls in (_BatchNorm, SyncBatchNorm):
-        _state.patch(cls, "forward", _checked(cls.__dict__["forward"]))
+        _state.patch(cls, "forward", _checked_forward)
 
 
-def _checked(original):
+def _checked_forward(original, patch):
     @functools.wraps(original)
     def forward(self, input):
         # Cheapest first: an eval-mode or trainable layer costs a few attribute reads.
-        if self.training and _state.active("FTL111") and _updates_frozen_stats(self):
+        if self.training and patch.live and _state.active("FTL111") and _updates_frozen_stats(self):
             if self not in _warned and not compiling():
                 _report(self)
         return original(self, input)

@@ -24,23 +24,30 @@ _SHOWN = 3
 
 
 def install() -> None:
-    original = torch.nn.Module.__dict__["load_state_dict"]
+    _state.patch(torch.nn.Module, "load_state_dict", _checked_load_state_dict)
 
+
+def _checked_load_state_dict(original, patch):
     @functools.wraps(original)
     def load_state_dict(self, state_dict, *args, **kwargs):
         __tracebackhide__ = True
         result = original(self, state_dict, *args, **kwargs)
         strict = args[0] if args else kwargs.get("strict", True)
-        if not strict and _state.active("FTL201") and (result.missing_keys or result.unexpected_keys):
-            _check(self, state_dict, list(result.missing_keys), list(result.unexpected_keys))
+        if not strict and patch.live and _state.active("FTL201"):
+            _check(self, state_dict, result)
         return result
 
-    _state.patch(torch.nn.Module, "load_state_dict", load_state_dict)
+    return load_state_dict
 
 
 @_state.shielded
-def _check(module: torch.nn.Module, state_dict: Any, missing: list[str], unexpected: list[str]) -> None:
+def _check(module: torch.nn.Module, state_dict: Any, result: Any) -> None:
     __tracebackhide__ = True
+    # Read here, shielded: an override or another patch of load_state_dict may return
+    # something else than torch's _IncompatibleKeys.
+    missing, unexpected = list(result.missing_keys), list(result.unexpected_keys)
+    if not (missing or unexpected):
+        return
     target = f"load_state_dict(strict=False) into {_registry.module_name(module)}"
     try:
         matched = len(state_dict) - len(unexpected)

@@ -8,6 +8,7 @@ Interception points (see shared/FIELD_NOTES.md): every optimizer built on
 
 from __future__ import annotations
 
+import functools
 import sys
 import weakref
 from typing import Any
@@ -38,13 +39,24 @@ class _Info:
 
 
 _infos: WeakIdKeyDictionary = WeakIdKeyDictionary()
-_original_add_param_group: Any = None
 
 
 def install() -> None:
-    global _original_add_param_group
-    _original_add_param_group = _state.patch(Optimizer, "add_param_group", _add_param_group)
+    _state.patch(Optimizer, "add_param_group", _checked_add_param_group)
     _state.STATE.handles.append(register_optimizer_step_pre_hook(_before_step))
+
+
+def _checked_add_param_group(original: Any, patch: _state.Patch) -> Any:
+    @functools.wraps(original)
+    def add_param_group(self: Optimizer, param_group: dict[str, Any]) -> None:
+        __tracebackhide__ = True
+        # Call the original first: it turns a generator into a list, so inspecting the
+        # group afterwards never consumes the caller's iterator.
+        original(self, param_group)
+        if patch.live:
+            _after_add_param_group(self)
+
+    return add_param_group
 
 
 def _info_for(opt: Optimizer) -> _Info:
@@ -71,15 +83,6 @@ def _built_inside_other_optimizer(opt: Optimizer) -> bool:
                 return True
         frame = frame.f_back
     return False
-
-
-def _add_param_group(self: Optimizer, param_group: dict[str, Any]) -> None:
-    __tracebackhide__ = True
-    # Call the original first: it turns a generator into a list, so inspecting the
-    # group afterwards never consumes the caller's iterator.
-    _original_add_param_group(self, param_group)
-    if _state.STATE.installed:
-        _after_add_param_group(self)
 
 
 @_state.shielded

@@ -59,14 +59,29 @@ def default_hint(code: str) -> str:
     return f"to accept it, pass allow=['{code}'] to ftlint.guard.install() or guard()"
 
 
+class Patch:
+    """``owner.name``, which held ``original`` when the guard put ``replacement`` there.
+
+    A replacement must do nothing but call ``original`` unless ``live``: when someone else
+    replaced the function after us, uninstalling leaves their replacement, and so ours
+    inside their chain, in place, and ours must then be inert.
+    """
+
+    __slots__ = ("live", "name", "original", "owner", "replacement")
+
+    def __init__(self, owner: Any, name: str, original: Any) -> None:
+        self.owner, self.name, self.original = owner, name, original
+        self.replacement: Any = None
+        self.live = False
+
+
 @dataclass
 class State:
     installed: bool = False
     mode: str = "error"
     allow: frozenset[str] = frozenset()
     hint: Callable[[str], str] = default_hint
-    # (owner, attribute name, original, replacement) for every patched function.
-    patches: list[tuple[Any, str, Any, Any]] = field(default_factory=list)
+    patches: list[Patch] = field(default_factory=list)  # the functions this install replaced
     handles: list[Any] = field(default_factory=list)  # torch RemovableHandles
     # Messages already warned about: one warning per problem, not one per step. It
     # only grows with the number of distinct problems, never with the number of steps.
@@ -89,12 +104,37 @@ def check_config(mode: str, allow: Any) -> frozenset[str]:
     return codes
 
 
-def patch(owner: Any, name: str, replacement: Any) -> Any:
-    """Replace ``owner.name`` until uninstall; return the original."""
-    original = owner.__dict__[name]
-    STATE.patches.append((owner, name, original, replacement))
-    setattr(owner, name, replacement)
-    return original
+_PATCH_ATTRIBUTE = "__ftlint_guard_patch__"  # on each replacement: its Patch
+
+
+def patch(owner: Any, name: str, wrap: Callable[[Any, Patch], Any]) -> None:
+    """Replace ``owner.name`` with ``wrap(current, patch)`` until uninstall.
+
+    Whatever is there now is what gets wrapped, even someone else's wrapper around an
+    inert replacement of ours: each replacement calls the function it wrapped, so the
+    chain ends in torch's and never loops back. An inert replacement of ours found on
+    top (whoever covered it has removed their wrapper) is made live again instead.
+    """
+    current = owner.__dict__[name]
+    record = getattr(current, _PATCH_ATTRIBUTE, None)
+    # functools.wraps copies our attribute onto a wrapper of ours: it must be ours itself.
+    if record is None or record.replacement is not current:
+        record = Patch(owner, name, current)
+        record.replacement = wrap(current, record)
+        setattr(record.replacement, _PATCH_ATTRIBUTE, record)
+        setattr(owner, name, record.replacement)
+    record.live = True
+    STATE.patches.append(record)
+
+
+def unpatch() -> None:
+    """Undo every patch of this install: restore the original where our replacement is
+    still in place; where someone replaced it after us, keep theirs and make ours inert."""
+    for record in reversed(STATE.patches):
+        record.live = False
+        if record.owner.__dict__.get(record.name) is record.replacement:
+            setattr(record.owner, record.name, record.original)
+    STATE.patches.clear()
 
 
 def active(code: str) -> bool:

@@ -72,9 +72,12 @@ def suite(pytester):
     return pytester
 
 
+_TRUE_ADD_PARAM_GROUP = Optimizer.__dict__["add_param_group"]  # imported before any guard
+
+
 def _assert_guard_is_off():
     assert not guard_api.installed()
-    assert Optimizer.add_param_group.__module__ == "torch.optim.optimizer"
+    assert Optimizer.__dict__["add_param_group"] is _TRUE_ADD_PARAM_GROUP
 
 
 def test_off_by_default(suite):
@@ -209,3 +212,84 @@ def test_without_torch_the_flag_is_a_usage_error_that_says_what_to_install(pytes
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--ftlint-guard needs PyTorch, which is not installed: pip install torch*"])
     pytester.runpytest_subprocess(*_QUIET).assert_outcomes(passed=1)  # off: torch is not needed
+
+
+FOREIGN_WRAPPERS = """
+import functools
+
+import torch
+from torch import nn
+from torch.optim import Optimizer
+
+LIBRARY_WRAPPERS = []
+
+
+def frozen():
+    layer = nn.Linear(2, 2)
+    layer.weight.requires_grad = False
+    return layer
+
+
+def test_a_library_wraps_the_guarded_functions_for_good():
+    # Like a profiler set up inside a test: it wraps what it finds (the guard's
+    # functions) and never unwraps.
+    for owner, name in ((Optimizer, "add_param_group"), (nn.Module, "load_state_dict")):
+        inner = owner.__dict__[name]
+        wrapper = functools.wraps(inner)(lambda *args, _inner=inner, **kwargs: _inner(*args, **kwargs))
+        setattr(owner, name, wrapper)
+        LIBRARY_WRAPPERS.append(wrapper)
+
+
+def test_a_test_wraps_for_its_duration(monkeypatch):
+    inner = Optimizer.add_param_group
+    monkeypatch.setattr(Optimizer, "add_param_group", lambda self, group: inner(self, group))
+    torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1)
+
+
+def test_frozen_parameters_are_still_caught():
+    torch.optim.SGD(frozen().parameters(), lr=0.1)
+
+
+def test_a_partial_load_is_still_caught():
+    nn.Linear(2, 2).load_state_dict({"weight": torch.zeros(2, 2)}, strict=False)
+
+
+def test_clean_training_still_passes():
+    layer = nn.Linear(2, 2)
+    opt = torch.optim.SGD(layer.parameters(), lr=0.1)
+    layer(torch.randn(3, 2)).sum().backward()
+    opt.step()
+"""
+
+AFTER_THE_LAST_TEST = """
+import sys
+
+
+def pytest_sessionfinish(session):
+    # The guard came off after the last test: the library's wrappers must still be there.
+    from torch import nn
+    from torch.optim import Optimizer
+
+    in_place = [Optimizer.__dict__["add_param_group"], nn.Module.__dict__["load_state_dict"]]
+    kept = in_place == sys.modules["test_foreign"].LIBRARY_WRAPPERS
+    session.config.rootpath.joinpath("kept.txt").write_text(str(kept))
+"""
+
+
+def test_functions_wrapped_by_others_across_tests_stay_guarded_without_recursion(pytester):
+    # Used to raise RecursionError at every optimizer built after a test wrapped
+    # add_param_group; a subprocess, as a recursion may take the interpreter down.
+    pytester.makepyfile(test_foreign=FOREIGN_WRAPPERS)
+    pytester.makeconftest(AFTER_THE_LAST_TEST)
+    result = pytester.runpytest_subprocess(*_QUIET, "--ftlint-guard", timeout=120)
+    result.assert_outcomes(passed=3, failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_frozen_parameters_are_still_caught _*",
+            "E *ftlint.guard.GuardError: FTL101 *",
+            "*_ test_a_partial_load_is_still_caught _*",
+            "E *ftlint.guard.GuardError: FTL201 *",
+        ]
+    )
+    assert "RecursionError" not in result.stdout.str()
+    assert pytester.path.joinpath("kept.txt").read_text() == "True"
