@@ -61,7 +61,7 @@ def _report(bn: _BatchNorm) -> None:
     else:
         layers = [
             (name, m)
-            for name, m in root.named_modules()
+            for name, m in _registry.named_modules(root)
             if isinstance(m, _BatchNorm) and m.training and _updates_frozen_stats(m)
         ]
     for _, layer in layers:

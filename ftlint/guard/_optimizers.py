@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import functools
 import sys
+import threading
 import weakref
 from typing import Any
 
 import torch
 from torch.optim import Optimizer
 from torch.optim.optimizer import register_optimizer_step_pre_hook
-from torch.utils.weak import WeakIdKeyDictionary
 
 from ftlint.guard import _registry, _state
 from ftlint.guard._registry import compiling
@@ -38,7 +38,54 @@ class _Info:
         self.roots: list[Any] | None = None  # weakrefs to the models it trains; lazy
 
 
-_infos: WeakIdKeyDictionary = WeakIdKeyDictionary()
+class _Infos:
+    """The ``_Info`` of every live optimizer, which it does not keep alive.
+
+    Threads may build, step and drop optimizers at once, and a dict that changes while
+    another thread iterates it fails that thread's check. Only code holding the lock
+    changes the dict; a dying optimizer's weakref callback, which runs in whichever
+    thread dropped it (even in the middle of an iteration), only queues a purge.
+    (torch's WeakIdKeyDictionary deletes from that callback.)
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple[weakref.ref, _Info]] = {}  # by id(optimizer)
+        self._dead: list[weakref.ref] = []  # list.append is atomic
+        self._lock = threading.Lock()
+
+    def get(self, opt: Optimizer) -> _Info | None:
+        entry = self._entries.get(id(opt))
+        return entry[1] if entry is not None and entry[0]() is opt else None
+
+    def add(self, opt: Optimizer, info: _Info) -> _Info:
+        """Store ``info`` for ``opt``; return the one stored (another thread's, if first)."""
+        with self._lock:
+            self._purge()
+            entry = self._entries.get(id(opt))
+            if entry is not None and entry[0]() is opt:
+                return entry[1]
+            self._entries[id(opt)] = (weakref.ref(opt, self._dead.append), info)
+            return info
+
+    def items(self) -> list[tuple[Optimizer, _Info]]:
+        with self._lock:
+            self._purge()
+            pairs = [(ref(), info) for ref, info in self._entries.values()]
+        return [(opt, info) for opt, info in pairs if opt is not None]
+
+    def __len__(self) -> int:
+        with self._lock:
+            self._purge()
+            return len(self._entries)
+
+    def _purge(self) -> None:
+        if self._dead:
+            self._dead.clear()  # before the scan: a later death queues a later purge
+            for key in [key for key, (ref, _) in self._entries.items() if ref() is None]:
+                del self._entries[key]
+
+
+_infos = _Infos()
 
 
 def install() -> None:
@@ -64,7 +111,7 @@ def _info_for(opt: Optimizer) -> _Info:
     if info is None:
         dummy = any(c.__name__ in _DUMMY_CLASS_NAMES for c in type(opt).__mro__)
         info = _Info(checked=not dummy and not _built_inside_other_optimizer(opt), covers=not dummy)
-        _infos[opt] = info
+        info = _infos.add(opt, info)
     return info
 
 
@@ -148,18 +195,19 @@ def _check_frozen_with_grad(opt: Optimizer) -> None:
 
 def _check_unoptimized(opt: Optimizer, info: _Info) -> None:
     __tracebackhide__ = True
-    if info.roots is None:
+    root_refs = info.roots  # once: another thread's add_param_group may reset it
+    if root_refs is None:
         params = [p for g in opt.param_groups for p in g["params"]]
         roots = _registry.roots_of(params)
         if not roots and any(isinstance(p, torch.nn.Parameter) for p in params):
             # A model built before install(): find it once, on this optimizer's first step.
             roots = _registry.roots_from_heap(params)
-        info.roots = [weakref.ref(m) for m in roots]
-    roots = [m for m in (ref() for ref in info.roots) if m is not None]
+        root_refs = info.roots = [weakref.ref(m) for m in roots]
+    roots = [m for m in (ref() for ref in root_refs) if m is not None]
     if not roots:
         return
     covered: set[int] = set()
-    for other, other_info in list(_infos.items()):
+    for other, other_info in _infos.items():
         if other_info.covers:
             for group in other.param_groups:
                 covered.update(map(id, group["params"]))
@@ -195,7 +243,11 @@ def _orphans(root: torch.nn.Module, covered: set[int]) -> list[torch.Tensor]:
 def _report_orphans(opt: Optimizer, root: torch.nn.Module, orphans: list[torch.Tensor]) -> None:
     __tracebackhide__ = True
     wanted = {id(p) for p in orphans}
-    names = [name for name, p in root.named_parameters() if id(p) in wanted]
+    first_names: dict[int, str] = {}  # a parameter shared by several modules: its first name
+    for name, p in _registry.named_parameters(root):
+        if id(p) in wanted:
+            first_names.setdefault(id(p), name)
+    names = list(first_names.values())
     shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
     one = len(orphans) == 1
     _state.report(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import gc
 import os
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import torch
 from torch.nn.modules import module as _module
@@ -105,6 +105,33 @@ def module_name(module: torch.nn.Module) -> str:
     return f"{path} ({kind})" if path else kind
 
 
+def named_modules(root: torch.nn.Module) -> Iterator[tuple[str, torch.nn.Module]]:
+    """(dotted path, module) for ``root`` and every module under it, each once, in the
+    order of ``root.named_modules()``. Read from torch's ``_modules`` itself, never
+    through a method a model may override with another signature (no
+    ``remove_duplicate``) or another meaning."""
+    seen: set[int] = set()
+    stack = [("", root)]
+    while stack:
+        path, module = stack.pop()
+        if id(module) in seen:
+            continue
+        seen.add(id(module))
+        yield path, module
+        children = module.__dict__.get("_modules", {}).items()
+        named = [(f"{path}.{name}" if path else name, child) for name, child in children if child is not None]
+        stack.extend(reversed(named))  # popped in their order
+
+
+def named_parameters(root: torch.nn.Module) -> Iterator[tuple[str, torch.nn.Parameter]]:
+    """(qualified name, parameter) under ``root``, as ``named_modules`` reads them: a
+    parameter shared by several modules comes once per module."""
+    for path, module in named_modules(root):
+        for name, param in module.__dict__.get("_parameters", {}).items():
+            if param is not None:
+                yield (f"{path}.{name}" if path else name), param
+
+
 def _live_roots() -> list[torch.nn.Module]:
     """Every live top-level module, found by scanning the heap: slow, for messages only."""
     # type(obj), not isinstance: some lazy objects warn when their __class__ is read.
@@ -119,7 +146,7 @@ def names_from_heap(params: list[torch.Tensor]) -> dict[int, str]:
     wanted = {id(p) for p in params}
     names: dict[int, str] = {}
     for root in _live_roots():
-        for name, param in root.named_parameters(remove_duplicate=False):
+        for name, param in named_parameters(root):
             if id(param) in wanted and (id(param) not in names or len(name) < len(names[id(param)])):
                 names[id(param)] = name
     return names
@@ -128,13 +155,13 @@ def names_from_heap(params: list[torch.Tensor]) -> dict[int, str]:
 def roots_from_heap(params: list[torch.Tensor]) -> list[torch.nn.Module]:
     """The live top-level modules that hold any of these parameters."""
     wanted = {id(p) for p in params}
-    return [root for root in _live_roots() if any(id(p) in wanted for p in root.parameters())]
+    return [root for root in _live_roots() if any(id(p) in wanted for _, p in named_parameters(root))]
 
 
 def root_from_heap(module: torch.nn.Module) -> tuple[torch.nn.Module, str]:
     """(root, path) for a module the registry does not know."""
     for root in _live_roots():
-        for name, sub in root.named_modules(remove_duplicate=False):
+        for name, sub in named_modules(root):
             if sub is module:
                 return root, name
     return module, ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -151,11 +152,23 @@ def report(code: str, message: str, *, force_error: bool = False, warn_only: boo
     text = f"{message}; {hint}" if hint else message
     if force_error or (STATE.mode == "error" and not warn_only):
         raise GuardError(code, text, user_location())
-    if text in STATE.warned:
+    if not _first_time(text):
         return
-    STATE.warned.add(text)
     filename, lineno, module = _user_frame_info()
     warnings.warn_explicit(GuardWarning(code, text), GuardWarning, filename, lineno, module)
+
+
+_warned_lock = threading.Lock()
+
+
+def _first_time(text: str) -> bool:
+    """Whether ``text`` is not yet in ``STATE.warned`` (and add it): one warning per
+    problem, also when several threads meet it at once."""
+    with _warned_lock:
+        if text in STATE.warned:
+            return False
+        STATE.warned.add(text)
+        return True
 
 
 def shielded(check: Callable[..., Any]) -> Callable[..., Any]:
@@ -172,8 +185,7 @@ def shielded(check: Callable[..., Any]) -> Callable[..., Any]:
             raise
         except Exception as exc:  # the user's run matters more than the check
             text = f"ftlint guard: {check.__name__} failed and was skipped ({type(exc).__name__}: {exc})"
-            if text not in STATE.warned:
-                STATE.warned.add(text)
+            if _first_time(text):
                 warnings.warn(text, RuntimeWarning, stacklevel=2)
             return None
 
