@@ -53,16 +53,26 @@ def _check(module: torch.nn.Module, state_dict: Any, result: Any) -> None:
         matched = len(state_dict) - len(unexpected)
     except TypeError:  # a mapping without len(): cannot tell, so assume something matched
         matched = 1
+    if matched <= 0 and not missing:
+        # Each of the module's own keys is either loaded or missing: with neither, its
+        # state_dict is empty (no parameters, no persistent buffers), and nothing of it
+        # keeps an initial value. Only the ignored keys may be a mistake.
+        _state.report(
+            "FTL201",
+            f"{target} ignored {_keys(unexpected, 'checkpoint key')}: {type(module).__name__} has "
+            f"no state to load them into (its state_dict() is empty); if they are weights, load "
+            f"the checkpoint into the module that holds them",
+            warn_only=True,
+        )
+        return
     prefix = _prefix_advice(missing, unexpected)
     if matched <= 0:
-        # Nothing loaded at all: never what anyone wants, so an error even in warn mode.
         advice = prefix or "map the checkpoint's key names onto model.state_dict().keys() before loading"
         _state.report(
             "FTL201",
             f"{target} loaded nothing: none of the checkpoint's {_keys(unexpected, 'key')} matches "
             f"the model's {_keys(missing, 'key')}, so every weight keeps its initial value and no "
             f"error is raised; {advice}",
-            force_error=True,
         )
         return
     parts = []

@@ -143,14 +143,15 @@ def active(code: str) -> bool:
     return STATE.installed and code not in STATE.allow
 
 
-def report(code: str, message: str, *, force_error: bool = False, warn_only: bool = False) -> None:
-    """Raise or warn about one finding, as the mode and the allow list say."""
+def report(code: str, message: str, *, warn_only: bool = False) -> None:
+    """Raise or warn about one finding, as the mode and the allow list say: warn mode
+    never raises."""
     __tracebackhide__ = True  # pytest: show the user's frames, not ours
     if not STATE.installed or code in STATE.allow:
         return
     hint = STATE.hint(code)
     text = f"{message}; {hint}" if hint else message
-    if force_error or (STATE.mode == "error" and not warn_only):
+    if STATE.mode == "error" and not warn_only:
         raise GuardError(code, text, user_location())
     if not _first_time(text):
         return

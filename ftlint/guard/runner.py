@@ -15,7 +15,7 @@ from ftlint import guard
 
 
 def _hint(code: str) -> str:
-    # In warn mode only FTL201's "loaded nothing" stops a run, and it cannot be waved on.
+    # In warn mode nothing stops the run: its warnings stay one short line.
     if guard.STATE.mode != "error":
         return ""
     return f"to allow it, run with --allow {code}; to only warn, with --mode warn"

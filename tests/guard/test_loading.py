@@ -61,7 +61,7 @@ def test_unexpected_keys_are_reported(strict_guard):
         model.load_state_dict(checkpoint, strict=False)
 
 
-def test_data_parallel_prefix_loads_nothing_and_is_an_error_even_in_warn_mode(warn_guard):
+def test_data_parallel_prefix_loads_nothing(strict_guard):
     source, model = Classifier(), Classifier()
     checkpoint = {f"module.{k}": v for k, v in source.state_dict().items()}
     with pytest.raises(GuardError) as caught:
@@ -71,6 +71,43 @@ def test_data_parallel_prefix_loads_nothing_and_is_an_error_even_in_warn_mode(wa
     assert "loaded nothing" in message
     assert "start with 'module.'" in message
     assert "consume_prefix_in_state_dict_if_present(state_dict, 'module.')" in message
+
+
+def test_warn_mode_never_raises_even_when_nothing_loaded(warn_guard):
+    source, model = Classifier(), Classifier()
+    checkpoint = {f"module.{k}": v for k, v in source.state_dict().items()}
+    with pytest.warns(guard_api.GuardWarning, match="FTL201 .* loaded nothing: .* start with 'module.'"):
+        result = model.load_state_dict(checkpoint, strict=False)
+    assert len(result.unexpected_keys) == len(checkpoint)
+
+
+@pytest.mark.parametrize("module", [nn.ReLU(), nn.Sequential(nn.ReLU(), nn.Dropout())], ids=["ReLU", "Sequential"])
+def test_a_module_without_state_has_nothing_to_load(module, strict_guard, no_warnings):
+    assert module.load_state_dict({}, strict=False).unexpected_keys == []
+
+
+def _stateless_with_a_buffer() -> nn.Module:
+    # A non-persistent buffer is not in the state_dict: nothing to load either.
+    module = nn.Sequential(nn.ReLU())
+    module.register_buffer("mask", torch.ones(2), persistent=False)
+    return module
+
+
+@pytest.mark.parametrize("make", [nn.ReLU, _stateless_with_a_buffer], ids=["ReLU", "non-persistent-buffer"])
+@pytest.mark.parametrize("mode", ["error", "warn"])
+def test_keys_given_to_a_module_without_state_are_only_a_true_warning(mode, make):
+    module = make()
+    kind = type(module).__name__
+    with guard_api.guard(mode), pytest.warns(guard_api.GuardWarning) as record:
+        result = module.load_state_dict({"weight": torch.zeros(2)}, strict=False)
+    assert result.unexpected_keys == ["weight"]
+    (warning,) = record
+    assert warning.message.code == "FTL201"
+    assert warning.message.message.startswith(
+        f"load_state_dict(strict=False) into {kind} ignored 1 checkpoint key (weight): "
+        f"{kind} has no state to load them into (its state_dict() is empty);"
+    )
+    assert "loaded nothing" not in str(warning.message) and "initial value" not in str(warning.message)
 
 
 def test_stripping_the_prefix_first_passes(strict_guard, no_warnings):
