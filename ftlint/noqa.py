@@ -15,7 +15,7 @@ from ftlint.finding import UNKNOWN_NOQA_CODE as UNKNOWN
 from ftlint.finding import UNUSED_NOQA as UNUSED
 from ftlint.finding import Edit, Finding, Fix
 
-_CODES = r"[A-Z]+[0-9]*(?:[,\s]+[A-Z]+[0-9]*)*"
+_CODES = r"[A-Z][A-Z0-9]*(?:[,\s]+[A-Z][A-Z0-9]*)*"
 _LINE = re.compile(rf"#\s*noqa(?::\s?(?P<codes>{_CODES}))?", re.IGNORECASE)
 _FILE = re.compile(rf"#\s*ftlint:\s*noqa(?::\s?(?P<codes>{_CODES}))?", re.IGNORECASE)
 
