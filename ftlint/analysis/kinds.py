@@ -310,7 +310,7 @@ def _methods(class_def: cst.ClassDef) -> dict[str, cst.FunctionDef]:
 def _bound_names(ctx, func: cst.FunctionDef) -> set[str]:
     names = {p.name.value for p in _all_params(func)}
     for step in ctx.steps(func):
-        names.update(name.value for name in names_used(step.node)[1])
+        names.update(step.bound_names)
     return names
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from ftlint.analysis.flow import FreezeChange, OptimizerBuilt, ScopeFlow, file_flows
-from ftlint.analysis.scopes import Step, exclusive, header_parts, names_used
+from ftlint.analysis.scopes import Step, exclusive, header_parts
 from ftlint.walk import walk
 
 
@@ -74,7 +74,7 @@ def _active_reads(step: Step) -> frozenset[str]:
 
     for part in header_parts(step.node):
         walk(part, _Passive())
-    return frozenset(read.value for read in names_used(step.node)[0] if id(read) not in passive)
+    return frozenset(read.value for read in step.reads if id(read) not in passive)
 
 
 def _encloses(outer: Step, inner: Step) -> bool:
@@ -88,7 +88,7 @@ class _Index:
     def __init__(self, steps: Sequence[Step]) -> None:
         self.steps = steps
         self.reads = [_active_reads(step) for step in steps]
-        self.binds = [frozenset(b.value for b in names_used(step.node)[1]) for step in steps]
+        self.binds = [step.bound_names for step in steps]
         self.bound_at: dict[str, list[int]] = {}
         for index, names in enumerate(self.binds):
             for name in sorted(names):
@@ -145,12 +145,20 @@ def uses_after_change(
 def _in_flow(flow: ScopeFlow, index: _Index, wanted) -> Iterator[LaterUse]:
     steps = flow.steps
     seen: set[int] = set()
+    # `wanted` relates a change to the optimizer's sources by their paths, so only the
+    # changes under one of its sources' root names can pair with it: looking up those,
+    # not every later change, keeps a long script's cost linear.
+    changes_by_root: dict[str | None, list[tuple[int, FreezeChange]]] = {}
+    for position, event in enumerate(flow.events):
+        if isinstance(event, FreezeChange):  # a change without a path may touch anything
+            root = event.path[0] if event.path else None
+            changes_by_root.setdefault(root, []).append((position, event))
     for position, built in enumerate(flow.events):
         if not isinstance(built, OptimizerBuilt) or built.target is None:
             continue
         name = built.target
-        for change in flow.events[position + 1 :]:
-            if not isinstance(change, FreezeChange) or id(change.node) in seen:
+        for change in _later_changes(built, position, changes_by_root, flow.events):
+            if id(change.node) in seen:
                 continue
             start, stop = built.step.index, change.step.index
             if stop <= start or exclusive(built.step, change.step):
@@ -168,6 +176,25 @@ def _in_flow(flow: ScopeFlow, index: _Index, wanted) -> Iterator[LaterUse]:
             if reader is not None:
                 seen.add(id(change.node))
                 yield LaterUse(flow, index, built, change, reader)
+
+
+def _later_changes(
+    built: OptimizerBuilt,
+    position: int,
+    changes_by_root: dict[str | None, list[tuple[int, FreezeChange]]],
+    events: list,
+) -> list[FreezeChange]:
+    """The changes after event `position` that may touch what `built` holds, in order."""
+    if any(not source.path for source in built.sources):  # a source of unknown origin
+        return [e for e in events[position + 1 :] if isinstance(e, FreezeChange)]
+    roots = {source.path[0] for source in built.sources} | {None}
+    later = [
+        (at, change)
+        for root in roots
+        for at, change in changes_by_root.get(root, ())
+        if at > position
+    ]
+    return [change for _, change in sorted(later, key=lambda item: item[0])]
 
 
 def add_param_group_args(step: Step, name: str) -> list[cst.BaseExpression]:

@@ -31,33 +31,60 @@ def reporting_nodes(step: Step) -> list[cst.CSTNode]:
     return found
 
 
-def is_len_of(node: cst.CSTNode, name: str) -> bool:
-    return (
+def size_reported(steps: Sequence[Step], name: str) -> bool:
+    """Whether `len(name)` is printed, logged or asserted anywhere in the scope."""
+    return name in _scope_reported(steps)[0]
+
+
+def name_reported(steps: Sequence[Step], name: str) -> bool:
+    """Whether `name` itself (or its size) is printed, logged or asserted in the scope."""
+    return name in _scope_reported(steps)[1]
+
+
+def _scope_reported(steps: Sequence[Step]) -> tuple[frozenset[str], frozenset[str]]:
+    """`_reported` over every step of the scope, once per scope (kept in its facts)."""
+    facts = getattr(steps, "facts", None)
+    found = facts.get("reported") if facts is not None else None
+    if found is None:
+        per_step = [_reported(step) for step in steps]
+        found = (
+            frozenset().union(*(sizes for sizes, _ in per_step)),
+            frozenset().union(*(names for _, names in per_step)),
+        )
+        if facts is not None:
+            facts["reported"] = found
+    return found
+
+
+def _reported(step: Step) -> tuple[frozenset[str], frozenset[str]]:
+    """(names whose len() the step reports, names it reports), found once per step: rules
+    ask for every load or filter of a scope, and searching again each time made a long
+    script's cost grow with its square."""
+    found = step.__dict__.get("_ftlint_reported")
+    if found is None:
+        sizes: set[str] = set()
+        names: set[str] = set()
+        for node in reporting_nodes(step):
+            for call in [node, *calls_within(node)]:
+                if _len_argument(call) is not None:
+                    sizes.add(_len_argument(call))
+            names.update(read.value for read in names_read_within(node))
+        found = (frozenset(sizes), frozenset(names))
+        step.__dict__["_ftlint_reported"] = found  # a frozen dataclass: its cache, as cached_property
+    return found
+
+
+def _len_argument(node: cst.CSTNode) -> str | None:
+    """`x` for `len(x)`."""
+    if (
         isinstance(node, cst.Call)
         and isinstance(node.func, cst.Name)
         and node.func.value == "len"
         and len(node.args) == 1
         and isinstance(node.args[0].value, cst.Name)
-        and node.args[0].value.value == name
-    )
-
-
-def size_reported(steps: Sequence[Step], name: str) -> bool:
-    """Whether `len(name)` is printed, logged or asserted anywhere in the scope."""
-    for step in steps:
-        for node in reporting_nodes(step):
-            if is_len_of(node, name) or any(is_len_of(call, name) for call in calls_within(node)):
-                return True
-    return False
-
-
-def name_reported(steps: Sequence[Step], name: str) -> bool:
-    """Whether `name` itself (or its size) is printed, logged or asserted in the scope."""
-    for step in steps:
-        for node in reporting_nodes(step):
-            if any(read.value == name for read in names_read_within(node)):
-                return True
-    return False
+    ):
+        return node.args[0].value.value
+    return None
 
 
 def calls_within(node: cst.CSTNode) -> list[cst.Call]:

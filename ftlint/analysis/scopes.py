@@ -41,9 +41,37 @@ class Step:
         look at every step's calls, and the search was a fifth of ftlint's time."""
         return nodes_in(self.node, cst.Call)
 
+    @cached_property
+    def reads(self) -> list[cst.Name]:
+        """The names this step reads, found once (`names_used`)."""
+        return self._uses[0]
 
-def scope_steps(body: Sequence[cst.BaseStatement]) -> list[Step]:
-    steps: list[Step] = []
+    @cached_property
+    def binds(self) -> list[cst.Name]:
+        """The names this step binds, found once (`names_used`)."""
+        return self._uses[1]
+
+    @cached_property
+    def bound_names(self) -> frozenset[str]:
+        return frozenset(name.value for name in self.binds)
+
+    @cached_property
+    def _uses(self) -> tuple[list[cst.Name], list[cst.Name]]:
+        # Rules ask for a step's names again and again (every later step, per finding
+        # candidate): computed each time, that made a flat script's cost quadratic.
+        return names_used(self.node)
+
+
+class Steps(list):
+    """A scope's steps, in order, with `facts`: what an analysis found over the whole
+    scope, kept so that asking once per candidate costs a lookup, not another pass."""
+
+    facts: dict[str, object]
+
+
+def scope_steps(body: Sequence[cst.BaseStatement]) -> Steps:
+    steps = Steps()
+    steps.facts = {}
     _collect(body, False, (), (), steps)
     return steps
 
@@ -271,7 +299,7 @@ def next_read(steps: Sequence[Step], after: Step, name: str) -> Step | None:
     for step in steps[after.index + 1 :]:
         if exclusive(after, step):
             continue  # the other branch of an `if` never runs after this one
-        reads, binds = names_used(step.node)
+        reads, binds = step.reads, step.binds
         if any(read.value == name for read in reads):
             return step
         if any(bind.value == name for bind in binds) and _encloses(after, step):
@@ -320,7 +348,7 @@ def rebound_in_loop(steps: Sequence[Step], after: Step, name: str) -> bool:
     for step in steps[after.index + 1 :]:
         if loop not in step.loops:
             break
-        _, binds = names_used(step.node)
+        binds = step.binds
         if any(bind.value == name for bind in binds):
             return True
     return False

@@ -492,6 +492,6 @@ opt2 = optim.SGD(params, lr=0.1)
 
 def _bound_in(steps: Sequence[Step], loop: cst.CSTNode, name: str) -> bool:
     for step in steps:
-        if loop in step.loops and any(b.value == name for b in names_used(step.node)[1]):
+        if loop in step.loops and name in step.bound_names:
             return True
     return False

@@ -6,7 +6,7 @@ import libcst as cst
 
 from ftlint.analysis.flow import OptimizerBuilt, ScopeFlow, file_flows
 from ftlint.analysis.optimizers import may_build_optimizer
-from ftlint.analysis.scopes import Step, names_used
+from ftlint.analysis.scopes import Step
 from ftlint.analysis.values import Source, contains, string_value
 from ftlint.outline import Outline
 from ftlint.rules.base import Rule
@@ -34,7 +34,7 @@ def _group_params(group: cst.BaseExpression) -> cst.BaseExpression | None:
 
 
 def _binds(step: Step, name: str) -> bool:
-    return any(bind.value == name for bind in names_used(step.node)[1])
+    return name in step.bound_names
 
 
 def _added_groups(step: Step, name: str) -> list[cst.BaseExpression]:

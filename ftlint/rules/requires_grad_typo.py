@@ -5,7 +5,7 @@ import functools
 import libcst as cst
 
 from ftlint.analysis.kinds import MODULE, OTHER, PARAMETER, TENSOR, kind_of, kinds_at
-from ftlint.analysis.scopes import Step, names_used
+from ftlint.analysis.scopes import Step
 from ftlint.analysis.spelling import is_near_miss
 from ftlint.analysis.values import string_value
 from ftlint.finding import Edit, Fix
@@ -53,7 +53,7 @@ def _parameter_names(steps: list[Step]) -> list[frozenset[str]]:
     before = []
     for step in steps:
         before.append(frozenset(held))
-        held.difference_update(name.value for name in names_used(step.node)[1])
+        held.difference_update(step.bound_names)
         if isinstance(step.node, cst.For):
             name = _parameter_loop_name(step.node)
             if name is not None:

@@ -364,7 +364,7 @@ m.load_state_dict(model_dict2)
             found = self._loads_in(later, None, carriers)
             if found is not None:
                 return found
-            _, binds = names_used(later.node)
+            binds = later.binds
             value = later.node.value if isinstance(later.node, cst.Assign) else None
             for bind in binds:
                 if bind.value in carriers and (value is None or bind.value not in _reads(value)):

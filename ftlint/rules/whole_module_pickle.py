@@ -5,7 +5,7 @@ from collections.abc import Sequence
 import libcst as cst
 
 from ftlint.analysis.kinds import is_module
-from ftlint.analysis.scopes import Step, names_used
+from ftlint.analysis.scopes import Step
 from ftlint.outline import Outline
 from ftlint.rules.base import Rule
 
@@ -88,7 +88,10 @@ def _encloses(outer: Step, inner: Step) -> bool:
 def _used_as_module(steps: Sequence[Step], bound_at: Step, name: str) -> cst.Call | None:
     """The first use of `name` the way only a module is used (`name.state_dict()`,
     `name(x)`) after `bound_at`, before it is surely bound to something else."""
-    for step in steps[bound_at.index + 1 :]:
+    for index in _steps_touching(steps).get(name, ()):
+        if index <= bound_at.index:
+            continue
+        step = steps[index]
         for call in step.calls:
             func = call.func
             if isinstance(func, cst.Name) and func.value in _TYPE_TESTS and call.args:
@@ -103,8 +106,7 @@ def _used_as_module(steps: Sequence[Step], bound_at: Step, name: str) -> cst.Cal
                 and func.value.value == name
             ):
                 return call
-        _, binds = names_used(step.node)
-        if not any(bind.value == name for bind in binds):
+        if name not in step.bound_names:
             continue
         node = step.node
         if isinstance(node, cst.Assign) and _is_name(_strip_moves(node.value), name):
@@ -112,6 +114,33 @@ def _used_as_module(steps: Sequence[Step], bound_at: Step, name: str) -> cst.Cal
         if _encloses(bound_at, step):
             return None
     return None
+
+
+def _steps_touching(steps: Sequence[Step]) -> dict[str, list[int]]:
+    """For each name, the indices of the steps `_used_as_module` must look at: those
+    that call it, call a module method on it, type-test it or bind it. Built once per
+    scope, so that each saved name is not followed through every later step."""
+    facts = getattr(steps, "facts", {})
+    touching = facts.get("module-uses")
+    if touching is None:
+        touching = {}
+        for step in steps:
+            names = set(step.bound_names)
+            for call in step.calls:
+                func = call.func
+                if isinstance(func, cst.Name):
+                    names.add(func.value)
+                    if func.value in _TYPE_TESTS and call.args:
+                        tested = call.args[0].value
+                        if isinstance(tested, cst.Name):
+                            names.add(tested.value)
+                elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
+                    if func.attr.value in _MODULE_METHODS:
+                        names.add(func.value.value)
+            for touched in names:
+                touching.setdefault(touched, []).append(step.index)
+        facts["module-uses"] = touching
+    return touching
 
 
 def _is_name(node: cst.BaseExpression, name: str) -> bool:
