@@ -54,30 +54,51 @@ class Frozen:
     fresh: tuple[Path, ...] = ()
 
 
-@dataclass(frozen=True)
 class FreezeState:
-    facts: tuple[Frozen, ...] = ()
+    """What is known frozen at one point of a scope, by root name (`model` for
+    `model.backbone`): a change or a question about one name looks at that name's facts
+    only, so a long script's many models do not make each step cost more. Immutable:
+    each change makes a new state (a shallow copy of the table)."""
+
+    __slots__ = ("_by_root",)
+
+    def __init__(self, by_root: dict[str, tuple[Frozen, ...]] | None = None) -> None:
+        self._by_root = by_root or {}
+
+    @property
+    def facts(self) -> tuple[Frozen, ...]:
+        return tuple(fact for facts in self._by_root.values() for fact in facts)
+
+    def _with(self, root: str, facts: tuple[Frozen, ...]) -> FreezeState:
+        table = dict(self._by_root)
+        if facts:
+            table[root] = facts
+        else:
+            table.pop(root, None)
+        return FreezeState(table)
 
     def freeze(self, path: Path, whole: bool, node: cst.CSTNode) -> FreezeState:
-        return FreezeState(self.facts + (Frozen(path, whole, node),))
+        root = path[0]
+        return self._with(root, self._by_root.get(root, ()) + (Frozen(path, whole, node),))
 
     def thaw(self, path: Path) -> FreezeState:
         """Everything under `path` is trainable again (unfrozen, or a new module)."""
         kept = []
-        for fact in self.facts:
+        for fact in self._by_root.get(path[0], ()):
             if contains(path, fact.path):
                 continue
             if contains(fact.path, path):
                 fact = replace(fact, fresh=fact.fresh + (path,))
             kept.append(fact)
-        return FreezeState(tuple(kept))
+        return self._with(path[0], tuple(kept))
 
     def forget(self, root: str) -> FreezeState:
-        return FreezeState(tuple(f for f in self.facts if f.path[0] != root))
+        return self._with(root, ()) if root in self._by_root else self
 
     def frozen_in(self, source: Source) -> Frozen | None:
         """A freeze that left frozen parameters among those `source` yields, if known."""
-        for fact in self.facts:
+        facts = self._by_root.get(source.path[0], ()) if source.path else self.facts
+        for fact in facts:
             if contains(fact.path, source.path):
                 if any(contains(fresh, source.path) for fresh in fact.fresh):
                     continue
@@ -454,4 +475,5 @@ def _init_state(ctx, class_def: cst.ClassDef) -> FreezeState:
     if init is None:
         return FreezeState()
     final = _walk(ctx, init, class_def).final
-    return FreezeState(tuple(f for f in final.facts if f.path[0] == "self"))
+    facts = tuple(f for f in final.facts if f.path[0] == "self")
+    return FreezeState({"self": facts} if facts else {})
