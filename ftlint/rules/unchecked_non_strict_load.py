@@ -56,8 +56,8 @@ Reporting how much was loaded (`print(f"loaded {len(state)} tensors")`) also cou
 
 ## At run time
 With `ftlint.guard` installed, a non-strict load that skips keys is reported with a few of
-them, their count, and the prefix that explains them; a load that matched no key at all
-is an error even in warn mode.
+them, their count, and the prefix that explains them; a load that matched no key of a
+module with weights is an error in error mode and a warning in warn mode.
 
 ## References
 - [torch.nn.Module.load_state_dict](https://pytorch.org/docs/stable/generated/torch.nn.Module.html#torch.nn.Module.load_state_dict)
