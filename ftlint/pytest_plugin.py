@@ -65,9 +65,9 @@ def pytest_configure(config: pytest.Config) -> None:
         try:
             import torch
         except ImportError:
-            raise pytest.UsageError(
-                "--ftlint-guard needs PyTorch, which is not installed: pip install torch"
-            ) from None
+            from ftlint.guard._state import TORCH_MISSING  # torch-free
+
+            raise pytest.UsageError(f"--ftlint-guard {TORCH_MISSING}") from None
     config.stash[_mode_key] = mode
 
 

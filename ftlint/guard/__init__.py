@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from ftlint.guard._state import (
     CODES,
     STATE,
+    TORCH_MISSING,
     GuardError,
     GuardWarning,
     check_config,
@@ -39,7 +40,7 @@ def install(mode: str = "error", allow: Iterable[str] = (), *, hint: Callable[[s
             import torch
         except ImportError:
             raise ImportError(
-                "ftlint's runtime guard needs PyTorch, which is not installed: pip install torch"
+                f"ftlint's runtime guard {TORCH_MISSING}"
             ) from None
         _install_checks()
     STATE.mode, STATE.allow, STATE.hint = mode, codes, hint or default_hint

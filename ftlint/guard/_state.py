@@ -92,6 +92,14 @@ class State:
 STATE = State()
 
 
+# How to get torch when it is missing: the CPU build from PyTorch's index, since a plain
+# `pip install torch` from PyPI pulls several gigabytes of CUDA wheels on Linux.
+TORCH_MISSING = (
+    "needs PyTorch, which is not installed: pip install torch --index-url "
+    "https://download.pytorch.org/whl/cpu (the CPU build; plain PyPI pulls CUDA wheels on Linux)"
+)
+
+
 def check_config(mode: str, allow: Any) -> frozenset[str]:
     if mode not in MODES:
         raise ValueError(f"ftlint guard mode must be 'error' or 'warn', not {mode!r}")

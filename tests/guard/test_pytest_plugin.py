@@ -210,7 +210,7 @@ def test_without_torch_the_flag_is_a_usage_error_that_says_what_to_install(pytes
     pytester.makepyfile("def test_fine():\n    pass\n")
     result = pytester.runpytest_subprocess(*_QUIET, "--ftlint-guard")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--ftlint-guard needs PyTorch, which is not installed: pip install torch*"])
+    result.stderr.fnmatch_lines(["*--ftlint-guard needs PyTorch, which is not installed: pip install torch --index-url https://download.pytorch.org/whl/cpu*"])
     pytester.runpytest_subprocess(*_QUIET).assert_outcomes(passed=1)  # off: torch is not needed
 
 
