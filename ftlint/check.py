@@ -10,11 +10,21 @@ from pathlib import Path
 
 from ftlint.config import Settings, SettingsResolver
 from ftlint.files import MAX_READ_BYTES, discover, replace_file
-from ftlint.finding import PARSE_ERROR, Finding, file_finding
+from ftlint.finding import (
+    PARSE_ERROR,
+    RUN_PROBLEM_CODES,
+    UNKNOWN_NOQA_CODE,
+    UNUSED_NOQA,
+    Finding,
+    file_finding,
+)
 from ftlint.report import render, render_statistics
 from ftlint.runner import lint_paths
+from ftlint.targets import LIBRARIES
 
 STDIN = Path("-")
+# Findings --add-noqa leaves alone: about the run, or about noqa comments themselves.
+_NOT_SILENCEABLE = (*RUN_PROBLEM_CODES, UNUSED_NOQA[0], UNKNOWN_NOQA_CODE[0])
 
 
 def run_check(options: argparse.Namespace) -> int:
@@ -67,6 +77,10 @@ def _adjust(settings: Settings, options: argparse.Namespace) -> None:
         settings.exclude = tuple(options.exclude)
     settings.exclude += tuple(options.extend_exclude)
     settings.report_unused_noqa = options.report_unused_noqa
+    for library in LIBRARIES:  # `--target-torch 2.1` over `target-torch = "2.4"`
+        release = getattr(options, f"target_{library}")
+        if release is not None:
+            setattr(settings, f"target_{library}", release)
 
 
 def _report(findings: list[Finding], options: argparse.Namespace, stream=None) -> int:
@@ -217,7 +231,7 @@ def _add_noqa(files: list[Path], resolver: SettingsResolver, options: argparse.N
     findings = lint_paths(files, resolver.for_path, options.jobs, not options.no_cache)
     by_path: dict[str, list[Finding]] = {}
     for finding in findings:
-        if not finding.code.startswith(("FTL000", "FTL999", "FTL001", "FTL002")):
+        if finding.code not in _NOT_SILENCEABLE:
             by_path.setdefault(finding.path, []).append(finding)
     added = files_changed = 0
     failed = False
