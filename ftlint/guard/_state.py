@@ -103,9 +103,12 @@ TORCH_MISSING = (
 def check_config(mode: str, allow: Any) -> frozenset[str]:
     if mode not in MODES:
         raise ValueError(f"ftlint guard mode must be 'error' or 'warn', not {mode!r}")
-    if isinstance(allow, str):
-        allow = allow.replace(",", " ").split()
-    codes = frozenset(str(code).strip().upper() for code in allow)
+    # "FTL101, FTL103" arrives whole from a marker, or as ["FTL101,", "FTL103"] from an
+    # ini value split on spaces: commas and spaces both separate codes.
+    items = [allow] if isinstance(allow, str) else allow
+    codes = frozenset(
+        code.upper() for item in items for code in str(item).replace(",", " ").split()
+    )
     unknown = sorted(codes - CODES.keys())
     if unknown:
         known = ", ".join(sorted(CODES))

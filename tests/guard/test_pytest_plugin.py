@@ -120,6 +120,12 @@ def test_ini_file_turns_it_on_and_allows_codes(suite):
     _run(suite).assert_outcomes(passed=4, warnings=2)
 
 
+@pytest.mark.parametrize("listed", ["FTL101, FTL201", "FTL101,FTL201", "FTL101 FTL201"])
+def test_ini_codes_may_be_separated_by_commas_or_spaces(suite, listed):
+    suite.makeini(f"[pytest]\nftlint_guard = error\nftlint_allow = {listed}\n")
+    _run(suite).assert_outcomes(passed=4)
+
+
 def test_command_line_wins_over_the_ini_file(suite):
     suite.makeini("[pytest]\nftlint_guard = warn\n")
     _run(suite, "--ftlint-guard=error").assert_outcomes(failed=2, passed=2)
