@@ -2,13 +2,13 @@
 
 An entry is the findings of one file's content (before per-file ignores, without its
 path), under a key that also covers ftlint's own code, libcst's version, the enabled
-rules and the kind of file. Entries live in `.ftlint_cache/` next to the configuration
-(or in the directory ftlint runs from, without one), one small JSON file each, written to
-a temporary name and renamed into place: concurrent runs never see half an entry, and
-the worst a race does is compute an entry twice. JSON, not pickle: a cache directory
-that came with a repository must not be able to run code. Nor may it crash a run: an
-entry is used only if it has exactly the shape `put` writes, every field of the type its
-dataclass declares; anything else is a miss.
+rules, the target releases (ftlint.targets) and the kind of file. Entries live in
+`.ftlint_cache/` next to the configuration (or in the directory ftlint runs from, without
+one), one small JSON file each, written to a temporary name and renamed into place:
+concurrent runs never see half an entry, and the worst a race does is compute an entry
+twice. JSON, not pickle: a cache directory that came with a repository must not be able
+to run code. Nor may it crash a run: an entry is used only if it has exactly the shape
+`put` writes, every field of the type its dataclass declares; anything else is a miss.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ftlint import __version__, finding
+from ftlint.targets import Targets, default_targets
 
 CACHE_DIR = ".ftlint_cache"
 
@@ -137,10 +138,15 @@ def _reader(kind: object) -> Callable[[object], object]:
 
 
 class ResultCache:
-    def __init__(self, root: Path, rule_codes: list[str]) -> None:
+    def __init__(
+        self, root: Path, rule_codes: list[str], targets: Targets | None = None
+    ) -> None:
+        """`targets`: the releases the findings are for (None: the defaults, as in the
+        engine); findings for one torch release are not another's."""
         self.directory = root / CACHE_DIR
         digest = hashlib.sha256(_code_fingerprint().encode())
-        digest.update(",".join(sorted(rule_codes)).encode())
+        digest.update(",".join(sorted(rule_codes)).encode() + b"\0")
+        digest.update((targets or default_targets()).key().encode())
         self.settings_key = digest.hexdigest()
         self.writable = True
 

@@ -10,6 +10,7 @@ from ftlint import __version__
 from ftlint.check import run_check
 from ftlint.config import ConfigError, check_codes
 from ftlint.report import FORMATS
+from ftlint.targets import LIBRARIES, Release, parse_release
 
 
 def _code_list(text: str) -> tuple[str, ...]:
@@ -28,6 +29,14 @@ def _guard_codes(text: str) -> tuple[str, ...]:
 
 def _patterns(text: str) -> tuple[str, ...]:
     return tuple(pattern.strip() for pattern in text.split(",") if pattern.strip())
+
+
+def _release(text: str) -> Release:
+    release = parse_release(text)
+    if release is None:
+        message = f"expected a release MAJOR.MINOR such as 2.1, got {text!r}"
+        raise argparse.ArgumentTypeError(message)
+    return release
 
 
 def _jobs(text: str) -> int:
@@ -95,6 +104,10 @@ def _check_parser(commands) -> None:
                        help="processes to lint with (default: all cores)")
     files.add_argument("--no-cache", action="store_true",
                        help="neither read nor write .ftlint_cache/")
+    for library in LIBRARIES:
+        files.add_argument(f"--target-{library}", type=_release, metavar="MAJOR.MINOR",
+                           help=f"the {library} release the code is for, over target-{library} "
+                           "(default: the installed one, else the newest)")
     check.set_defaults(run=lambda options: run_check(options))  # fmt: skip
     _other_commands(commands)
 

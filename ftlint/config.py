@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ftlint.rules import RULE_CODES
+from ftlint.targets import LIBRARIES, Release, Targets, parse_release, resolve
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -17,7 +18,8 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 DEFAULT_SELECT = ("FTL",)
-KEYS = ("select", "ignore", "exclude", "per-file-ignores")
+TARGET_KEYS = tuple(f"target-{library}" for library in LIBRARIES)
+KEYS = ("select", "ignore", "exclude", "per-file-ignores", *TARGET_KEYS)
 # What an unknown code is compared with: every code, and every prefix of one ("FTL1").
 _KNOWN_PREFIXES = sorted({code[:end] for code in RULE_CODES for end in range(3, len(code) + 1)})
 
@@ -34,8 +36,17 @@ class Settings:
     per_file_ignores: dict[str, tuple[str, ...]] = field(default_factory=dict)
     root: Path = field(default_factory=Path.cwd)  # patterns are relative to this directory
     source: Path | None = None  # the pyproject.toml read, if any
+    # The releases the code is meant for (ftlint.targets); None: installed, else newest.
+    target_torch: Release | None = None
+    target_torchvision: Release | None = None
+    target_transformers: Release | None = None
     # Command-line only: report `noqa` codes that silence nothing (FTL001).
     report_unused_noqa: bool = False
+
+    @property
+    def targets(self) -> Targets:
+        """The releases linted for: those configured, else the installed, else the newest."""
+        return resolve(self.target_torch, self.target_torchvision, self.target_transformers)
 
 
 def find_pyproject(start: Path) -> tuple[Path, object] | None:
@@ -180,6 +191,9 @@ def settings_from(pyproject: Path, table: object) -> Settings:
         pattern: _codes(codes, f"{where} per-file-ignores.{pattern!r}")
         for pattern, codes in per_file.items()
     }
+    for key in TARGET_KEYS:
+        if key in table:
+            setattr(settings, key.replace("-", "_"), _release(table[key], f"{where} {key}"))
     return settings
 
 
@@ -197,6 +211,17 @@ def _codes(value: object, where: str) -> tuple[str, ...]:
     codes = tuple(item.strip().upper() for item in _strings(value, where) if item.strip())
     check_codes(codes, where)
     return codes
+
+
+def _release(value: object, where: str) -> Release:
+    release = parse_release(value) if isinstance(value, str) else None
+    if release is None:
+        # A TOML number would lose the difference between 2.1 and 2.10.
+        quote = "; quote it: as a number, 2.10 is 2.1" if isinstance(value, float) else ""
+        raise ConfigError(
+            f'{where}: expected a release "MAJOR.MINOR" such as "2.1", got {_kind(value)}{quote}'
+        )
+    return release
 
 
 def _strings(value: object, where: str) -> tuple[str, ...]:

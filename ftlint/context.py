@@ -11,6 +11,7 @@ from libcst.metadata import CodeRange, PositionProvider
 from ftlint.analysis.names import ImportMap, dotted_parts
 from ftlint.analysis.scopes import Step, child_body, functions_in, scope_steps
 from ftlint.finding import Finding, Fix
+from ftlint.targets import Targets, default_targets
 
 if TYPE_CHECKING:
     from ftlint.rules.base import Rule
@@ -37,9 +38,11 @@ class Positions:
 
 
 class FileContext:
-    def __init__(self, path: str, module: cst.Module) -> None:
+    def __init__(self, path: str, module: cst.Module, targets: Targets | None = None) -> None:
         self.path = path
         self.module = module
+        # The releases the file is linted for: rules whose findings depend on one read it.
+        self.targets = targets or default_targets()
         self.findings: list[Finding] = []
         self._steps: dict[int, list[Step]] = {}
         self._cache: dict[tuple[str, int], object] = {}

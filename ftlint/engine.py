@@ -22,6 +22,7 @@ from ftlint.parsing import (
 from ftlint.noqa import apply_noqa, unused_directives
 from ftlint.rules import RULE_CODES
 from ftlint.rules.base import Rule
+from ftlint.targets import Targets
 from ftlint.walk import children, walk
 
 
@@ -87,8 +88,13 @@ def rules_for(outline: Outline, rule_types: Iterable[type[Rule]]) -> list[type[R
     return [rule for rule in rule_types if not rule.runtime_only and rule.may_report(outline)]
 
 
-def lint_module(path: str, module: cst.Module, rule_types: Iterable[type[Rule]]) -> list[Finding]:
-    ctx = FileContext(path, module)
+def lint_module(
+    path: str,
+    module: cst.Module,
+    rule_types: Iterable[type[Rule]],
+    targets: Targets | None = None,
+) -> list[Finding]:
+    ctx = FileContext(path, module, targets)
     rules = [rule_type(ctx) for rule_type in rule_types if not rule_type.runtime_only]
 
     def on_crash(rule: Rule, error: BaseException) -> None:
@@ -106,16 +112,21 @@ def lint_module(path: str, module: cst.Module, rule_types: Iterable[type[Rule]])
 
 
 def lint_source(
-    path: str, data: bytes | str, rule_types: Iterable[type[Rule]], first_pass: bool = True
+    path: str,
+    data: bytes | str,
+    rule_types: Iterable[type[Rule]],
+    first_pass: bool = True,
+    targets: Targets | None = None,
 ) -> list[Finding]:
     """Findings for one file, noqa applied, sorted by position. Never raises for bad input.
-    `first_pass=False` runs every rule whatever its tokens (the tests compare the two)."""
+    `first_pass=False` runs every rule whatever its tokens (the tests compare the two).
+    `targets` are the releases linted for (None: the installed ones, else the newest)."""
     try:
         text = decode_source(data) if isinstance(data, bytes) else data
     except SourceError as error:
         return [_parse_error(path, error)]
     rule_types = list(rule_types)
-    findings = lint_text(path, text, rule_types, first_pass=first_pass)
+    findings = lint_text(path, text, rule_types, first_pass=first_pass, targets=targets)
     lines = source_lines(text)
     enabled = [rule.code for rule in rule_types]
     # FTL001 is dropped later unless asked for; it is computed here, where the findings
@@ -130,6 +141,7 @@ def lint_text(
     rule_types: Iterable[type[Rule]],
     tree: ast.Module | None = None,
     first_pass: bool = True,
+    targets: Targets | None = None,
 ) -> list[Finding]:
     """Findings for the decoded text of one file, before noqa: the path every front end
     takes. `tree` is Python's syntax tree of `text` when the caller has one (flake8)."""
@@ -153,7 +165,7 @@ def lint_text(
         for line, column, matters in parsed.skipped
         if matters
     ]
-    return findings + lint_module(path, parsed.module, rule_types)
+    return findings + lint_module(path, parsed.module, rule_types, targets)
 
 
 _SKIPPED = (

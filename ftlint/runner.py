@@ -27,6 +27,7 @@ from ftlint.rules import RULE_CODES
 
 if TYPE_CHECKING:
     from ftlint.rules.base import Rule
+    from ftlint.targets import Targets
 
 
 def enabled_codes(settings: Settings) -> list[str]:
@@ -70,7 +71,8 @@ def lint_data(
     cache: ResultCache | None = None,
 ) -> list[Finding]:
     """Findings for the contents of `path` (read, or as a fix would leave them)."""
-    return _without_ignored(path, settings, _lint_contents(str(path), data, rules, cache))
+    findings = _lint_contents(str(path), data, rules, settings.targets, cache)
+    return _without_ignored(path, settings, findings)
 
 
 def _without_ignored(path: Path, settings: Settings, findings: list[Finding]) -> list[Finding]:
@@ -84,7 +86,11 @@ def _without_ignored(path: Path, settings: Settings, findings: list[Finding]) ->
 
 
 def _lint_contents(
-    shown: str, data: bytes | str, rules: list[type[Rule]], cache: ResultCache | None
+    shown: str,
+    data: bytes | str,
+    rules: list[type[Rule]],
+    targets: Targets,
+    cache: ResultCache | None,
 ) -> list[Finding]:
     notebook = shown.endswith(NOTEBOOK_SUFFIX)
     key = None
@@ -99,10 +105,12 @@ def _lint_contents(
     if notebook:
         from ftlint.notebooks import lint_notebook
 
-        findings = lint_notebook(shown, data, lambda path, text: lint_source(path, text, rules))
+        findings = lint_notebook(
+            shown, data, lambda path, text: lint_source(path, text, rules, targets=targets)
+        )
         findings.sort(key=Finding.sort_key)
     else:
-        findings = lint_source(shown, data, rules)
+        findings = lint_source(shown, data, rules, targets=targets)
     if key is not None:
         cache.put(key, findings)
     return findings
@@ -173,7 +181,11 @@ def lint_paths(
         index = numbered.get(id(settings))
         if index is None:
             index = numbered[id(settings)] = len(contexts)
-            cache = ResultCache(settings.root, enabled_codes(settings)) if use_cache else None
+            cache = (
+                ResultCache(settings.root, enabled_codes(settings), settings.targets)
+                if use_cache
+                else None
+            )
             contexts.append((settings, cache))
         found = _cached(path, *contexts[index])
         if found is None:
