@@ -1,53 +1,101 @@
 from __future__ import annotations
 
+import functools
+
 import libcst as cst
 
 from ftlint.analysis.scopes import names_used
 from ftlint.analysis.spelling import closest
 from ftlint.analysis.values import string_value
-from ftlint.data.optimizer_signatures import OPTIMIZERS, TORCH_VERSION
+from ftlint.data.optimizer_signatures import CHANGES, RELEASES
 from ftlint.outline import Outline
 from ftlint.rules.base import Rule
+from ftlint.targets import Release, parse_release
 
-# `torch.optim.Adam` and `torch.optim.adam.Adam` both name Adam.
-_BY_QUALIFIED_NAME: dict[str, str] = {}
-for _name, _entry in OPTIMIZERS.items():
-    _BY_QUALIFIED_NAME[f"torch.optim.{_name}"] = _name
-    _BY_QUALIFIED_NAME[f"{_entry['module']}.{_name}"] = _name
-# What the rule judges is a call of one of them, direct or through functools.partial.
-_JUDGED_CALLEES = frozenset(_BY_QUALIFIED_NAME) | {"functools.partial"}
+# The releases the table was read from, oldest first.
+_TABLES = sorted(parse_release(name) for name in RELEASES)
+_OLDEST, _NEWEST = _TABLES[0], _TABLES[-1]
+
+
+def _names(module: str, name: str) -> tuple[str, str]:
+    """`torch.optim.Adam` and `torch.optim.adam.Adam` both name Adam."""
+    return f"torch.optim.{name}", f"{module}.{name}"
+
+
+# What the rule judges is a call of an optimizer of some release, direct or through
+# functools.partial.
+_JUDGED_CALLEES = frozenset(
+    qualified
+    for name, changes in CHANGES.items()
+    for _, entry in changes
+    if entry is not None
+    for qualified in _names(entry["module"], name)  # type: ignore[arg-type]
+) | {"functools.partial"}
 
 # Keys torch itself puts in a group besides the defaults.
 _ALWAYS_VALID_GROUP_KEYS = frozenset({"params", "param_names"})
 _LIST_METHODS = frozenset({"append", "extend", "insert"})
-
-
-def torch_optimizer(ctx, func: cst.BaseExpression) -> str | None:
-    """The `torch.optim` optimizer an expression names (`optim.Adam` -> "Adam"), or None."""
-    qualified = ctx.qualified_name(func)
-    return _BY_QUALIFIED_NAME.get(qualified) if qualified else None
-
-
-def _keywords(name: str) -> tuple[str, ...]:
-    return OPTIMIZERS[name]["keywords"]  # type: ignore[return-value]
-
-
-def _group_keys(name: str) -> frozenset[str]:
-    return frozenset(OPTIMIZERS[name]["group_keys"]) | _ALWAYS_VALID_GROUP_KEYS  # type: ignore[arg-type]
-
-
 # The optimizers people use most come first when a message names some.
 _POPULAR = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad")
 
 
-def _owners(key: str, exclude: str) -> list[str]:
-    """Other optimizers that take `key` as a hyperparameter, the popular ones first."""
-    names = [
-        name
-        for name, entry in OPTIMIZERS.items()
-        if name != exclude and key in entry["group_keys"]  # type: ignore[operator]
-    ]
-    return sorted(names, key=_rank)
+class _Optimizers:
+    """The `torch.optim` optimizers of one torch release, by the table of the newest
+    release read at or before it (the oldest table for an older release)."""
+
+    def __init__(self, torch: Release) -> None:
+        self.torch = torch
+        read = max((release for release in _TABLES if release <= torch), default=_OLDEST)
+        self.entries: dict[str, dict[str, object]] = {}
+        for name, changes in CHANGES.items():
+            entry = None
+            for first, signature in changes:
+                if parse_release(first) <= read:
+                    entry = signature
+            if entry is not None:
+                self.entries[name] = entry
+        self.by_qualified_name = {
+            qualified: name
+            for name, entry in self.entries.items()
+            for qualified in _names(entry["module"], name)  # type: ignore[arg-type]
+        }
+
+    def keywords(self, name: str) -> tuple[str, ...]:
+        return self.entries[name]["keywords"]  # type: ignore[return-value]
+
+    def group_keys(self, name: str) -> frozenset[str]:
+        keys = self.entries[name]["group_keys"]
+        return frozenset(keys) | _ALWAYS_VALID_GROUP_KEYS  # type: ignore[arg-type]
+
+    def owners(self, key: str, exclude: str) -> list[str]:
+        """Other optimizers that take `key` as a hyperparameter, the popular ones first."""
+        names = [
+            name
+            for name, entry in self.entries.items()
+            if name != exclude and key in entry["group_keys"]  # type: ignore[operator]
+        ]
+        return sorted(names, key=_rank)
+
+    def added_after(self, name: str, key: str, field: str) -> str | None:
+        """The first release after this one whose `name` has `key` among its `field`
+        ("keywords" or "group_keys"), as "MAJOR.MINOR"; None if there is none."""
+        for first, entry in CHANGES[name]:
+            later = parse_release(first) > self.torch
+            if later and entry is not None and key in entry[field]:  # type: ignore[operator]
+                return first
+        return None
+
+
+@functools.cache
+def optimizers(torch: Release) -> _Optimizers:
+    return _Optimizers(torch)
+
+
+def torch_optimizer(ctx, func: cst.BaseExpression) -> str | None:
+    """The `torch.optim` optimizer an expression names (`optim.Adam` -> "Adam") in the
+    target torch, or None."""
+    qualified = ctx.qualified_name(func)
+    return optimizers(ctx.targets.torch).by_qualified_name.get(qualified) if qualified else None
 
 
 def _rank(name: str) -> tuple[int, str]:
@@ -94,7 +142,7 @@ class InvalidOptimizerArgument(Rule):
     # every torch.optim optimizer is reached through a name spelled with "optim"
     tokens = ("optim",)
     message = (
-        "torch.optim.{cls}() takes no argument '{key}': building the optimizer raises "
+        "torch.optim.{cls}() takes no argument '{key}'{when}: building the optimizer raises "
         "TypeError; {hint}"
     )
     group_message = (
@@ -104,7 +152,7 @@ class InvalidOptimizerArgument(Rule):
     docs = f"""\
 ## What it does
 Checks calls of the `torch.optim` optimizers (`SGD`, `Adam`, `AdamW`, ... every optimizer
-of torch {TORCH_VERSION}) against their constructors:
+of the target torch release) against their constructors in that release:
 
 - a keyword the constructor does not take: `Adam(params, momentum=0.9)`, the typo
   `weight_decy=`;
@@ -116,6 +164,14 @@ of torch {TORCH_VERSION}) against their constructors:
 Custom group keys (`"lr_scale"`, `"name"`, `"layer_id"`) are legitimate: schedulers and
 training loops read them, so they are not reported. Calls with `**kwargs` are checked only
 for their explicit keywords; optimizers outside `torch.optim` are not checked.
+
+The target is `target-torch` in `[tool.ftlint]` (or `--target-torch`), else the installed
+torch, else the newest release ftlint knows. The signatures were read from the sources of
+every minor release from torch {_OLDEST} to {_NEWEST}; a newer target is checked against
+{_NEWEST}, an older one against {_OLDEST}, and an optimizer the target lacks (`Adafactor`
+before 2.5) is not checked. With `target-torch = "2.1"`, `SGD(params, fused=True)` is
+reported (`fused` came in 2.3), and so is the group key `"decoupled_weight_decay"` for
+Adam (read from 2.7 on).
 
 ## Why is this bad?
 An unknown keyword raises `TypeError` when the optimizer is built, so it is found at
@@ -260,29 +316,40 @@ class Module:
 
     def visit_Module(self, node: cst.Module) -> None:
         self._seen: set[int] = set()
+        self.optimizers = optimizers(self.ctx.targets.torch)
         for owner in self.ctx.scopes:
             _ScopeCheck(self).run(self.ctx.steps(owner))
 
     # -- checks --------------------------------------------------------------------------
 
     def check_call(self, cls: str, call: cst.Call, groups: list[_Group]) -> None:
-        valid = _keywords(cls)
+        valid = self.optimizers.keywords(cls)
         for arg in call.args:
             if arg.keyword is None or arg.keyword.value in valid:
                 continue
             key = arg.keyword.value
-            self._report(arg, self.message.format(cls=cls, key=key, hint=self._hint(cls, key)))
+            later = self.optimizers.added_after(cls, key, "keywords")
+            if later is not None:
+                when = f" in torch {self.optimizers.torch}"
+                hint = f"{cls} takes it from torch {later} on"
+            else:
+                when, hint = "", self._hint(cls, key)
+            self._report(arg, self.message.format(cls=cls, key=key, when=when, hint=hint))
         for group in groups:
             self.check_group(cls, group)
 
     def check_group(self, cls: str, group: _Group) -> None:
-        valid = _group_keys(cls)
+        valid = self.optimizers.group_keys(cls)
         for key, node in group.keys():
             if key in valid:
                 continue
+            later = self.optimizers.added_after(cls, key, "group_keys")
             near = closest(key, sorted(valid - _ALWAYS_VALID_GROUP_KEYS))
-            owners = _owners(key, cls)
-            if near is not None:
+            owners = self.optimizers.owners(key, cls)
+            if later is not None:
+                why = f" in torch {self.optimizers.torch}"
+                hint = f"{cls} reads it from torch {later} on"
+            elif near is not None:
                 why = ""
                 hint = f"did you mean '{near}'? That group now gets the optimizer-wide {near}"
             elif owners:
@@ -295,20 +362,20 @@ class Module:
             )
 
     def _hint(self, cls: str, key: str) -> str:
-        valid = _keywords(cls)
+        valid = self.optimizers.keywords(cls)
         near = closest(key, [k for k in valid if k != "params"])
         if near is not None:
             return f"did you mean {near}=?"
         if key == "momentum" and "betas" in valid:
             return f"{cls}'s momentum is the first of betas, e.g. betas=(0.9, 0.999)"
-        owners = _owners(key, cls)
+        owners = self.optimizers.owners(key, cls)
         if owners:
             return f"it is an argument of {_owners_text(owners)}: drop it or use one of those"
         takes = ", ".join(k for k in valid if k != "params")
         return f"{cls} takes {takes}"
 
     def _group_hint(self, cls: str, key: str) -> str:
-        if key == "momentum" and "betas" in _group_keys(cls):
+        if key == "momentum" and "betas" in self.optimizers.group_keys(cls):
             return "set 'betas': (0.9, 0.999) in the group for Adam-style momentum"
         return f"drop it, or set a key {cls} reads"
 
