@@ -10,6 +10,8 @@ from ftlint.rules.base import Rule
 
 # Deprecated keyword -> its replacement.
 _RENAMED = {"pretrained": "weights", "pretrained_backbone": "weights_backbone"}
+# The release that brought weights=; before it, pretrained= is the only way.
+_WEIGHTS_API = (0, 13)
 # Lowercase members of torchvision.models that are not model builders.
 _NOT_BUILDERS = frozenset({"get_weight", "get_model_weights", "get_model_builder", "list_models"})
 
@@ -37,7 +39,7 @@ def _is_vision_hub_load(ctx, call: cst.Call) -> bool:
 def _before_weights_api(ref: str) -> bool:
     """A pinned tag older than torchvision 0.13, where `pretrained=` is the only way."""
     match = re.fullmatch(r"v?(\d+)\.(\d+)(?:\.\d+)?", ref)
-    return match is not None and (int(match[1]), int(match[2])) < (0, 13)
+    return match is not None and (int(match[1]), int(match[2])) < _WEIGHTS_API
 
 
 class TorchvisionPretrainedArgument(Rule):
@@ -58,6 +60,11 @@ import alias (`from torchvision import models`, `import torchvision.models as tv
 `from torchvision.models import resnet18`), the builders in `torchvision.models.detection`,
 `.segmentation`, `.video` and so on, and `torch.hub.load("pytorch/vision", ..., pretrained=True)` (unless the hub reference pins a
 release older than 0.13, where `pretrained=` is the only way).
+
+The builders are not reported when the target torchvision is older than 0.13
+(`target-torchvision` in `[tool.ftlint]` or `--target-torchvision`, else the installed
+torchvision, else the newest): there `weights=` does not exist. A hub load follows its
+reference instead, since it runs the repository's code, not the installed torchvision.
 
 Other libraries' `pretrained=` (timm's `create_model(..., pretrained=True)`,
 `from_pretrained`, your own builders) are not torchvision's and are not reported.
@@ -222,10 +229,12 @@ b = models.resnet18(pretrained=True, weights=None)
         if not deprecated:
             return
         qualified = self.ctx.qualified_name(node.func)
-        if not (
-            (qualified is not None and _is_builder(qualified))
-            or _is_vision_hub_load(self.ctx, node)
-        ):
+        builder = (
+            qualified is not None
+            and _is_builder(qualified)
+            and self.ctx.targets.torchvision >= _WEIGHTS_API
+        )
+        if not (builder or _is_vision_hub_load(self.ctx, node)):
             return
         old = deprecated[0].keyword.value
         self.report(node, self.message.format(old=old, new=_RENAMED[old]), self._fix(node))

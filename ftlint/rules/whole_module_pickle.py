@@ -35,10 +35,27 @@ _TYPE_TESTS = frozenset({"isinstance", "hasattr", "type"})
 # Methods that return the object they are called on, for a module and a tensor alike.
 _MOVES = frozenset({"to", "cuda", "cpu", "float", "half", "double", "bfloat16"})
 
+# What the messages say of loading the pickle: from torch 2.6 on, and before.
+_SAFE_DEFAULT = (2, 6)
+_SAVE_MESSAGE = (
+    "torch.save() is given a whole nn.Module: the pickle refers to its class by import "
+    "path, breaks when that code moves or changes, and {loading}; save model.state_dict() "
+    "and load it into a model you build"
+)
+_REFUSED = "torch.load refuses it by default since torch 2.6"
+_UNPICKLED = (
+    "torch {torch}'s torch.load unpickles it by default, running code from the file "
+    "(torch 2.6 refuses it)"
+)
 _LOAD_MESSAGE = (
-    "torch.load() result is used as an nn.Module: a pickled whole module loads only with "
-    "weights_only=False (which runs code from the file) and only while its class keeps the "
-    "same import path and layout; save model.state_dict() and load it into a model you build"
+    "torch.load() result is used as an nn.Module: a pickled whole module loads {how} and "
+    "only while its class keeps the same import path and layout; save model.state_dict() "
+    "and load it into a model you build"
+)
+_WEIGHTS_ONLY_FALSE = "only with weights_only=False (which runs code from the file)"
+_BY_UNPICKLING = (
+    "only by unpickling, which runs code from the file (torch {torch}'s default; torch 2.6 "
+    "refuses it by default)"
 )
 
 
@@ -151,11 +168,7 @@ class WholeModulePickle(Rule):
     code = "FTL204"
     name = "whole-module-pickle"
     tokens = ("save", "load")  # torch.save / torch.load, under any alias, name them
-    message = (
-        "torch.save() is given a whole nn.Module: the pickle refers to its class by import "
-        "path, breaks when that code moves or changes, and torch.load refuses it by default "
-        "since torch 2.6; save model.state_dict() and load it into a model you build"
-    )
+    message = _SAVE_MESSAGE.format(loading=_REFUSED)
     docs = """\
 ## What it does
 Finds a whole `nn.Module` pickled with `torch.save(model, path)` (also inside a dict or list
@@ -176,8 +189,10 @@ path and stores its attributes. Loading it needs the same classes at the same pa
 compatible layout, so renaming a file, moving the class or changing `__init__` breaks every
 old checkpoint. Since torch 2.6, `torch.load` defaults to `weights_only=True` and refuses the
 file with an `UnpicklingError`; the usual workaround, `weights_only=False`, lets the file run
-arbitrary code when it is opened (FTL203). Code that loads a checkpoint and calls
-`.state_dict()` on it depends on all of this.
+arbitrary code when it is opened (FTL203). Before 2.6 `torch.load` unpickles by default,
+so the file runs its code wherever it is opened; for a target torch before 2.6
+(`target-torch`, else the installed torch) the message says that instead. Code that loads
+a checkpoint and calls `.state_dict()` on it depends on all of this.
 
 A state dict is plain tensors keyed by name: it loads with the safe default, into any model
 built by current code, and a mismatch is reported by `load_state_dict`.
@@ -353,7 +368,7 @@ get_weights = lambda p: torch.load(p).state_dict()  # expect: FTL204
         if isinstance(func, cst.Attribute) and func.attr.value in _MODULE_METHODS:
             inner = _strip_moves(func.value)
             if isinstance(inner, cst.Call) and self.ctx.qualified_name(inner.func) in _LOADS:
-                self.report(inner, _LOAD_MESSAGE)
+                self.report(inner, self._load_message())
 
     def visit_Module(self, node: cst.Module) -> None:
         for owner in self.ctx.scopes:
@@ -364,11 +379,11 @@ get_weights = lambda p: torch.load(p).state_dict()  # expect: FTL204
                     if qualified in _SAVES:
                         saved = _saved_object(call)
                         if saved is not None and _holds_module(self.ctx, owner, step, saved):
-                            self.report(call)
+                            self.report(call, self._save_message())
                     elif qualified in _LOADS:
                         use = self._bound_and_used_as_module(steps, step, call)
                         if use is not None:
-                            self.report(use, _LOAD_MESSAGE)
+                            self.report(use, self._load_message())
 
     def _bound_and_used_as_module(
         self, steps: list[Step], step: Step, load: cst.Call
@@ -382,3 +397,14 @@ get_weights = lambda p: torch.load(p).state_dict()  # expect: FTL204
                     if use is not None:
                         return use
         return None
+
+    def _save_message(self) -> str:
+        torch = self.ctx.targets.torch
+        if torch >= _SAFE_DEFAULT:
+            return self.message
+        return _SAVE_MESSAGE.format(loading=_UNPICKLED.format(torch=torch))
+
+    def _load_message(self) -> str:
+        torch = self.ctx.targets.torch
+        how = _WEIGHTS_ONLY_FALSE if torch >= _SAFE_DEFAULT else _BY_UNPICKLING.format(torch=torch)
+        return _LOAD_MESSAGE.format(how=how)
