@@ -5,23 +5,39 @@ when asked; none that touches a line whose `noqa` covers the finding's code), dr
 overlapping one already taken, and applies them from the end. A result that does not parse
 is never kept. Passes repeat, up to a bound, until nothing changes: fixing one finding may
 reveal or resolve another.
+
+In a notebook a finding's fix edits its cell (`ftlint.notebooks` keeps only such fixes):
+each is applied to that cell's source, and the notebook's JSON is written back with only
+the sources of the changed cells replaced. A fix is kept only if the same cells are still
+linted together and their joined script still parses.
 """
 
 from __future__ import annotations
 
 import ast
 import difflib
+import functools
 import io
+import json
 import tokenize
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from ftlint.config import Settings
-from ftlint.files import SOURCE_SUFFIXES, read_file, replace_file
+from ftlint.files import NOTEBOOK_SUFFIX, SOURCE_SUFFIXES, read_file, replace_file
 from ftlint.finding import Finding, Fix
 from ftlint.noqa import silenced
-from ftlint.parsing import NEWLINE, SourceError, decode_source, parse
+from ftlint.notebooks import (
+    CodeCell,
+    Notebook,
+    NotebookError,
+    cells_to_lint,
+    code_cell,
+    joined,
+)
+from ftlint.parsing import NEWLINE, SourceError, decode_source, parse, source_lines
 from ftlint.runner import enabled_rules, lint_data, lint_file
 
 MAX_PASSES = 10
@@ -95,18 +111,27 @@ def parses(text: str) -> bool:
     return True
 
 
-def _one_pass(text: str, fixes: list[Fix]) -> tuple[str, list[Fix]]:
-    """Apply as many of `fixes` as keep the text parsing; the text, and those applied."""
-    fixed = apply_fixes(text, fixes)
-    if parses(fixed):
+_Code = TypeVar("_Code", str, dict[int, str])  # a file's text, or a notebook's cell sources
+
+
+def _one_pass(
+    code: _Code,
+    fixes: list[Fix],
+    apply: Callable[[_Code, list[Fix]], _Code],
+    keeps: Callable[[_Code], bool],
+) -> tuple[_Code, list[Fix]]:
+    """Apply as many of `fixes` as leave code that `keeps` (that parses); the code, and
+    those applied."""
+    fixed = apply(code, fixes)
+    if keeps(fixed):
         return fixed, fixes
     # Keep only the fixes that parse on their own; if together they still do not, take
     # the first alone and let the next pass, which lints again, see to the rest.
-    alone = [fix for fix in fixes if parses(apply_fixes(text, [fix]))]
-    fixed = apply_fixes(text, alone)
-    if alone and parses(fixed):
+    alone = [fix for fix in fixes if keeps(apply(code, [fix]))]
+    fixed = apply(code, alone)
+    if alone and keeps(fixed):
         return fixed, alone
-    return (apply_fixes(text, alone[:1]), alone[:1]) if alone else (text, [])
+    return (apply(code, alone[:1]), alone[:1]) if alone else (code, [])
 
 
 def fix_text(text: str, lint: Callable[[str], list[Finding]], unsafe: bool) -> FixedText:
@@ -114,10 +139,11 @@ def fix_text(text: str, lint: Callable[[str], list[Finding]], unsafe: bool) -> F
     findings = lint(text)
     for _ in range(MAX_PASSES):
         lines = NEWLINE.split(text)
-        fixable = [f for f in sorted(findings) if may_apply(f, lines, unsafe)]
+        # A notebook's finding (in a cell) has a fix for its cell: fix_notebook's.
+        fixable = [f for f in sorted(findings) if f.cell is None and may_apply(f, lines, unsafe)]
         by_fix = {id(f.fix): f for f in fixable}
-        wanted = [f.fix for f in fixable]
-        fixed, applied = _one_pass(text, _without_overlaps(wanted, _line_starts(text)))
+        wanted = _without_overlaps([f.fix for f in fixable], _line_starts(text))
+        fixed, applied = _one_pass(text, wanted, apply_fixes, parses)
         if fixed == text:
             break
         for fix in applied:
@@ -126,6 +152,71 @@ def fix_text(text: str, lint: Callable[[str], list[Finding]], unsafe: bool) -> F
         text = fixed
         findings = lint(text)
     return FixedText(text, len(descriptions), findings, descriptions)
+
+
+def _in_cells(sources: dict[int, str], fixes: list[Fix], cell_of: dict[int, int]) -> dict[int, str]:
+    """`sources` with each fix applied to the source of its cell (`cell_of[id(fix)]`)."""
+    return {
+        number: apply_fixes(source, [fix for fix in fixes if cell_of[id(fix)] == number])
+        for number, source in sources.items()
+    }
+
+
+def fix_notebook(text: str, lint: Callable[[str], list[Finding]], unsafe: bool) -> FixedText:
+    """fix_text for the JSON `text` of a notebook: each fix goes to its finding's cell."""
+    findings = lint(text)
+    try:
+        notebook = Notebook(text)
+    except NotebookError:  # the findings say why
+        return FixedText(text, 0, findings)
+    sources = {cell.number: cell.source for cell in notebook.cells}
+
+    def linted(fixed: dict[int, str]) -> list[CodeCell]:
+        return cells_to_lint([code_cell(number, source) for number, source in fixed.items()])[0]
+
+    linted_before = [cell.number for cell in linted(sources)]
+
+    def keeps(fixed: dict[int, str]) -> bool:
+        cells = linted(fixed)
+        return [cell.number for cell in cells] == linted_before and parses(joined(cells))
+
+    descriptions: list[str] = []
+    for _ in range(MAX_PASSES):
+        fixable = [
+            f
+            for f in sorted(findings)
+            if f.cell in sources and may_apply(f, source_lines(sources[f.cell]), unsafe)
+        ]
+        by_fix = {id(f.fix): f for f in fixable}
+        cell_of = {id(f.fix): f.cell for f in fixable}
+        wanted = [
+            fix
+            for number, source in sources.items()
+            for fix in _without_overlaps(
+                [f.fix for f in fixable if f.cell == number], _line_starts(source)
+            )
+        ]
+        apply = functools.partial(_in_cells, cell_of=cell_of)
+        fixed, applied = _one_pass(sources, wanted, apply, keeps)
+        if fixed == sources:
+            break
+        for fix in applied:
+            finding = by_fix[id(fix)]
+            descriptions.append(
+                f"cell {finding.cell} line {finding.line}: {finding.code} {fix.description}"
+            )
+        sources = fixed
+        text = notebook.with_sources(sources)
+        findings = lint(text)
+    return FixedText(text, len(descriptions), findings, descriptions)
+
+
+def fix_contents(
+    name: str, text: str, lint: Callable[[str], list[Finding]], unsafe: bool
+) -> FixedText:
+    """fix_notebook or fix_text, as `name` is a notebook's or not."""
+    fix = fix_notebook if name.endswith(NOTEBOOK_SUFFIX) else fix_text
+    return fix(text, lint, unsafe)
 
 
 @dataclass
@@ -139,7 +230,8 @@ class FixedFile:
     descriptions: list[str] = field(default_factory=list)  # of the fixes applied
 
     def diff(self) -> str:
-        """A unified diff from `before` to `after`, as `git diff` writes one."""
+        """A unified diff from `before` to `after`, as `git diff` writes one (of the JSON
+        text, for a notebook)."""
         name = self.path.as_posix()
         lines = difflib.unified_diff(
             _lines_with_ends(self.before),
@@ -161,6 +253,16 @@ def _lines_with_ends(text: str) -> list[str]:
     return lines + [text[starts[-1] :]] if starts[-1] < len(text) else lines
 
 
+def _decoded(path: Path, data: bytes) -> tuple[str, str]:
+    """The encoding of a file's bytes and their text, as linting reads them (a notebook
+    as JSON does: UTF-8 unless a byte order mark says otherwise)."""
+    if path.name.endswith(NOTEBOOK_SUFFIX):
+        encoding = json.detect_encoding(data)
+        return encoding, data.decode(encoding)
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    return encoding, decode_source(data)
+
+
 def fix_file(
     path: Path, lint: Callable[[Path, bytes | str], list[Finding]], unsafe: bool, write: bool
 ) -> FixedFile | None:
@@ -168,11 +270,10 @@ def fix_file(
     cannot be read or decoded (linting it reports why)."""
     try:
         data = read_file(path)
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-        before = decode_source(data)
-    except (OSError, SyntaxError, SourceError):
+        encoding, before = _decoded(path, data)
+    except (OSError, SyntaxError, SourceError, UnicodeDecodeError):
         return None
-    result = fix_text(before, lambda text: lint(path, text), unsafe)
+    result = fix_contents(str(path), before, lambda text: lint(path, text), unsafe)
     fixed = FixedFile(
         path, before, result.text, result.applied, result.findings, None, result.descriptions
     )

@@ -57,8 +57,8 @@ def test_an_unreadable_notebook_is_one_finding_and_the_run_goes_on(tmp_path, not
 
 
 def _cell(text: str) -> str:
-    [(_, code)] = code_cells(_notebook(text))
-    return code
+    [cell] = code_cells(_notebook(text))
+    return cell.code
 
 
 @pytest.mark.parametrize(

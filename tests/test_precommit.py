@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -56,3 +57,37 @@ def test_fix_hook_rewrites_a_safe_fix_then_passes(tmp_path):
     git("add", ".", cwd=tmp_path)
     settled = try_repo(tmp_path, "train.py", hook="ftlint-fix")
     assert settled.returncode == 0, settled.stdout + settled.stderr
+
+
+def _notebook(*sources: str) -> str:
+    cells = [{"cell_type": "code", "metadata": {}, "outputs": [], "source": s} for s in sources]
+    notebook = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    return json.dumps(notebook, indent=1, sort_keys=True) + "\n"
+
+
+def test_hooks_lint_and_fix_notebooks(tmp_path):
+    git("init", "-q", cwd=tmp_path)
+    notebook = _notebook(
+        "from torchvision import models\nnet = models.resnet18(pretrained=False)\n",
+        "model = ",  # an unfinished exercise: the other cells are still linted and fixed
+        BUGGY,
+    )
+    (tmp_path / "train.ipynb").write_text(notebook)
+    git("add", ".", cwd=tmp_path)
+
+    linting = try_repo(tmp_path, "train.ipynb")
+    assert linting.returncode == 1, linting.stdout + linting.stderr
+    assert "train.ipynb:cell 1:2:7: FTL205 [*]" in linting.stdout
+    assert "train.ipynb:cell 2:1:9: FTL000" in linting.stdout
+
+    fixing = try_repo(tmp_path, "train.ipynb", hook="ftlint-fix")
+    assert fixing.returncode == 1, fixing.stdout + fixing.stderr
+    assert "files were modified by this hook" in fixing.stdout
+    fixed = notebook.replace("pretrained=False", "weights=None")
+    assert (tmp_path / "train.ipynb").read_text() == fixed
+
+    git("add", ".", cwd=tmp_path)
+    settled = try_repo(tmp_path, "train.ipynb", hook="ftlint-fix")
+    assert settled.returncode == 1 and "files were modified" not in settled.stdout, settled.stdout
+    assert "train.ipynb:cell 3:3:7: FTL101" in settled.stdout  # its fix is unsafe
+    assert (tmp_path / "train.ipynb").read_text() == fixed

@@ -96,14 +96,22 @@ def test_notebook_code_cells_are_linted_magics_skipped(tmp_path, run_ftlint):
 def test_a_broken_notebook_is_one_finding_not_a_traceback(tmp_path, run_ftlint):
     (tmp_path / "bad.ipynb").write_text("{not json")
     (tmp_path / "nocells.ipynb").write_text('{"cells": 3}')
-    (tmp_path / "syntax.ipynb").write_text(_notebook(("code", "x = 1\n"), ("code", "def f(:\n")))
+    (tmp_path / "syntax.ipynb").write_text(
+        _notebook(("code", "import torch\nmodel.requires_grad_(False)\n"), ("code", "def f(:\n"),
+                  ("code", "opt = torch.optim.Adam(model.parameters())\n"))
+    )  # fmt: skip
     (tmp_path / "train.py").write_text(BUGGY)
     result = run_ftlint("check", ".")
     lines = result.stdout.splitlines()
     assert [line.split(": ")[0] for line in lines] == [
-        "bad.ipynb:1:1", "nocells.ipynb:1:1", "syntax.ipynb:cell 2:1:7", "train.py:3:7",
+        "bad.ipynb:1:1", "nocells.ipynb:1:1",
+        # One broken cell: the cells around it are still linted together.
+        "syntax.ipynb:cell 2:1:7", "syntax.ipynb:cell 3:1:7",
+        "train.py:3:7",
     ]  # fmt: skip
     assert "could not parse: not a valid notebook" in lines[0]
+    assert lines[2].endswith("FTL000 could not parse: SyntaxError: invalid syntax")
+    assert "FTL101 optimizer is given parameters frozen at cell 1 line 2" in lines[3]
     assert "Traceback" not in result.stdout + result.stderr
 
 
