@@ -19,6 +19,7 @@ import difflib
 import functools
 import io
 import json
+import os
 import tokenize
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -232,17 +233,36 @@ class FixedFile:
     def diff(self) -> str:
         """A unified diff from `before` to `after`, as `git diff` writes one (of the JSON
         text, for a notebook)."""
-        name = self.path.as_posix()
         lines = difflib.unified_diff(
             _lines_with_ends(self.before),
             _lines_with_ends(self.after),
-            fromfile=f"a/{name}",
-            tofile=f"b/{name}",
+            fromfile=_diff_name("a/", self.path),
+            tofile=_diff_name("b/", self.path),
         )
         return "".join(
             line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
             for line in lines
         )
+
+
+# How git writes a byte of a file name in a diff header, beside \ooo for the others it quotes.
+_GIT_ESCAPES = {7: "a", 8: "b", 9: "t", 10: "n", 11: "v", 12: "f", 13: "r", 34: '"', 92: "\\"}
+
+
+def _diff_name(prefix: str, path: Path) -> str:
+    """`prefix` and the path, C-quoted as git quotes it when a byte of it is a control
+    character, a quote, a backslash or beyond ASCII (a name that is not UTF-8, decoded
+    with surrogates, has its own bytes back): `"a/bad\\377.py"`."""
+    name = os.fsencode(prefix + path.as_posix())
+    if all(32 <= byte < 127 and byte not in _GIT_ESCAPES for byte in name):
+        return name.decode("ascii")
+    quoted = "".join(
+        f"\\{_GIT_ESCAPES[byte]}" if byte in _GIT_ESCAPES
+        else chr(byte) if 32 <= byte < 127
+        else f"\\{byte:03o}"
+        for byte in name
+    )  # fmt: skip
+    return f'"{quoted}"'
 
 
 def _lines_with_ends(text: str) -> list[str]:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import ast
+import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
+
+import pytest
 
 import libcst as cst
 
@@ -63,6 +67,17 @@ def test_diff_writes_nothing_and_exits_one_while_there_is_a_change(tmp_path, run
     assert result.stderr == "ftlint: 1 fix would change 1 file\n"
     safe_only = run_ftlint("check", "--diff", "train.py")
     assert (safe_only.returncode, safe_only.stdout) == (0, "")
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_diff_quotes_a_file_name_that_is_not_utf8_as_git_does(tmp_path, run_ftlint):
+    path = tmp_path / os.fsdecode(b"bad\xff.py")
+    path.write_text(BUGGY)
+    result = run_ftlint("check", "--diff", "--unsafe-fixes", ".")
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stdout.startswith('--- "a/bad\\377.py"\n+++ "b/bad\\377.py"\n@@ ')
+    subprocess.run(["git", "apply", "-"], input=result.stdout, text=True, cwd=tmp_path, check=True)
+    assert path.read_text() == FIXED_BUGGY
 
 
 def test_fix_honours_noqa_selection_and_per_file_ignores(tmp_path, run_ftlint):
