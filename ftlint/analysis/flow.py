@@ -21,7 +21,7 @@ import libcst as cst
 
 from ftlint.analysis.kinds import is_module
 from ftlint.analysis.optimizers import optimizer_class
-from ftlint.analysis.scopes import Step, child_body, names_used
+from ftlint.analysis.scopes import Step, child_body, exclusive, names_used
 from ftlint.analysis.values import (
     SAME_MODULE_METHODS,
     Alias,
@@ -52,6 +52,7 @@ class Frozen:
     whole: bool
     node: cst.CSTNode
     fresh: tuple[Path, ...] = ()
+    step: Step | None = field(default=None, compare=False)  # where the freeze runs
 
 
 class FreezeState:
@@ -60,10 +61,25 @@ class FreezeState:
     only, so a long script's many models do not make each step cost more. Immutable:
     each change makes a new state (a shallow copy of the table)."""
 
-    __slots__ = ("_by_root",)
+    __slots__ = ("_by_root", "_at")
 
-    def __init__(self, by_root: dict[str, tuple[Frozen, ...]] | None = None) -> None:
+    def __init__(
+        self, by_root: dict[str, tuple[Frozen, ...]] | None = None, at: Step | None = None
+    ) -> None:
         self._by_root = by_root or {}
+        self._at = at
+
+    def seen_from(self, step: Step) -> FreezeState:
+        """The same facts as seen at `step`: a freeze in another branch of an `if` that
+        `step` sits in did not happen when `step` runs (unless a loop around both can run
+        the branches one after the other)."""
+        return FreezeState(self._by_root, step)
+
+    def _happened(self, fact: Frozen) -> bool:
+        at, where = self._at, fact.step
+        if at is None or where is None or not exclusive(where, at):
+            return True
+        return any(loop in at.loops for loop in where.loops)
 
     @property
     def facts(self) -> tuple[Frozen, ...]:
@@ -77,9 +93,10 @@ class FreezeState:
             table.pop(root, None)
         return FreezeState(table)
 
-    def freeze(self, path: Path, whole: bool, node: cst.CSTNode) -> FreezeState:
+    def freeze(self, path: Path, whole: bool, node: cst.CSTNode, step: Step) -> FreezeState:
         root = path[0]
-        return self._with(root, self._by_root.get(root, ()) + (Frozen(path, whole, node),))
+        fact = Frozen(path, whole, node, step=step)
+        return self._with(root, self._by_root.get(root, ()) + (fact,))
 
     def thaw(self, path: Path) -> FreezeState:
         """Everything under `path` is trainable again (unfrozen, or a new module)."""
@@ -99,6 +116,8 @@ class FreezeState:
         """A freeze that left frozen parameters among those `source` yields, if known."""
         facts = self._by_root.get(source.path[0], ()) if source.path else self.facts
         for fact in facts:
+            if not self._happened(fact):
+                continue
             if contains(fact.path, source.path):
                 if any(contains(fresh, source.path) for fresh in fact.fresh):
                     continue
@@ -206,7 +225,9 @@ class _Walker:
                 target = _target_name(node.targets[0].target)
             snapshot = Evaluator(dict(self.env), self.imported)
             self.flow.events.append(
-                OptimizerBuilt(step, call, cls, sources, self.state, target, snapshot)
+                OptimizerBuilt(
+                    step, call, cls, sources, self.state.seen_from(step), target, snapshot
+                )
             )
 
     # -- freezes, unfreezes, replacements ---------------------------------------------
@@ -229,7 +250,7 @@ class _Walker:
             if replaced:
                 self.flow.events.append(FreezeChange(step, node, path, whole, thaw, replaced))
             return
-        self.state = self.state.thaw(path) if thaw else self.state.freeze(path, whole, node)
+        self.state = self.state.thaw(path) if thaw else self.state.freeze(path, whole, node, step)
         self.flow.events.append(FreezeChange(step, node, path, whole, thaw, replaced))
 
     def _effects(self, step: Step, ev: Evaluator) -> None:

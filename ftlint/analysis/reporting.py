@@ -119,3 +119,51 @@ def names_read_within(node: cst.CSTNode) -> list[cst.Name]:
 
     walk(node, _Find())
     return reads
+
+
+def keys_compared(steps: Sequence[Step], name: str) -> bool:
+    """Whether the scope works out which keys of `name` match another dict itself:
+    `[k for k in own if k not in sd]`, `set(sd) - set(own)`, `sd.keys() - own.keys()`.
+    Code that computes its missing and unexpected keys has checked its load."""
+    facts = getattr(steps, "facts", None)
+    compared = facts.get("keys-compared") if facts is not None else None
+    if compared is None:
+        compared = frozenset(
+            found for step in steps for found in _containers_compared(step)
+        )
+        if facts is not None:
+            facts["keys-compared"] = compared
+    return name in compared
+
+
+def _containers_compared(step: Step) -> set[str]:
+    """Dicts whose keys a comprehension filters by (`[k for k in a if k not in sd]`) or a
+    set difference takes apart. A lone `if "model" in sd:` only looks for one key."""
+    names: set[str] = set()
+    for kind in (cst.ListComp, cst.SetComp, cst.GeneratorExp):
+        for comprehension in nodes_in(step.node, kind):
+            for condition in comprehension.for_in.ifs:
+                test = condition.test
+                if isinstance(test, cst.Comparison):
+                    for target in test.comparisons:
+                        if isinstance(target.operator, (cst.In, cst.NotIn)):
+                            names.update(_dict_named(target.comparator))
+    for operation in nodes_in(step.node, cst.BinaryOperation):
+        if isinstance(operation.operator, cst.Subtract):
+            names.update(_dict_named(operation.left))
+            names.update(_dict_named(operation.right))
+    return names
+
+
+def _dict_named(node: cst.BaseExpression) -> set[str]:
+    """`sd`, `sd.keys()`, `set(sd)`, `set(sd.keys())`: the name of the dict whose keys
+    these are."""
+    if isinstance(node, cst.Name):
+        return {node.value}
+    if isinstance(node, cst.Call) and len(node.args) <= 1:
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "keys" and not node.args:
+            return _dict_named(func.value)
+        if isinstance(func, cst.Name) and func.value in ("set", "frozenset") and node.args:
+            return _dict_named(node.args[0].value)
+    return set()

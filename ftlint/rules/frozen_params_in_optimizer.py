@@ -90,6 +90,15 @@ that receives a parameter with `requires_grad=False`, at construction or through
 - [Finetuning torchvision models](https://pytorch.org/tutorials/beginner/finetuning_torchvision_models_tutorial.html)
 """
     valid = (
+        # the freeze and the optimizer sit in different branches: at most one runs
+        """\
+import torch
+if args.freeze:
+    for p in model.backbone.parameters():
+        p.requires_grad = False
+else:
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+""",
         # filtered with filter()
         """\
 import torch
@@ -191,6 +200,16 @@ opt = torch.optim.SGD(model.fc.parameters(), lr=0.1)
 """,
     )
     invalid = (
+        # different branches, but a loop runs one after the other
+        """\
+import torch
+for epoch in range(3):
+    if epoch == 0:
+        for p in model.backbone.parameters():
+            p.requires_grad = False
+    else:
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-4)  # expect: FTL101
+""",
         """\
 import torch
 for p in model.backbone.parameters():

@@ -3,7 +3,7 @@ from __future__ import annotations
 import libcst as cst
 
 from ftlint.analysis.names import is_false, keyword_is_false
-from ftlint.analysis.reporting import size_reported
+from ftlint.analysis.reporting import keys_compared, size_reported
 from ftlint.analysis.scopes import Step, next_read
 from ftlint.outline import Outline
 from ftlint.rules.base import Rule
@@ -64,6 +64,23 @@ module with weights is an error in error mode and a warning in warn mode.
 - [Saving and loading models: warmstarting](https://pytorch.org/tutorials/beginner/saving_loading_models.html)
 """
     valid = (
+        # a helper that works out its missing and unexpected keys itself
+        """\
+def load(model, path):
+    sd = torch.load(path, weights_only=True)
+    own = model.state_dict()
+    missing = [k for k in own if k not in sd]
+    unexpected = [k for k in sd if k not in own]
+    model.load_state_dict(sd, strict=False)
+    return missing, unexpected
+""",
+        # the same with set differences
+        """\
+sd = torch.load(path, weights_only=True)
+dropped = set(sd.keys()) - set(model.state_dict().keys())
+model.load_state_dict(sd, strict=False)
+print("dropped", dropped)
+""",
         # the result is logged
         """\
 result = model.load_state_dict(sd, strict=False)
@@ -116,6 +133,13 @@ traced = torch.jit.trace(model, x, strict=False)
 """,
     )
     invalid = (
+        # looking for one key is not checking the load
+        """\
+sd = torch.load(path, weights_only=True)
+if "model" in sd:
+    sd = sd["model"]
+model.load_state_dict(sd, strict=False)  # expect: FTL201
+""",
         """\
 model.load_state_dict(pretrained.state_dict(), strict=False)  # expect: FTL201
 """,
@@ -174,7 +198,9 @@ print(result)
         else:
             return False  # returned, passed on, asserted or tested
         loaded = call.args[0].value if call.args else None
-        return not (isinstance(loaded, cst.Name) and size_reported(steps, loaded.value))
+        if not isinstance(loaded, cst.Name):
+            return True
+        return not (size_reported(steps, loaded.value) or keys_compared(steps, loaded.value))
 
 
 def _bound_names(target: cst.BaseExpression) -> list[str] | None:
