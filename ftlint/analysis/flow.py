@@ -223,6 +223,8 @@ class _Walker:
             node = step.node
             if isinstance(node, cst.Assign) and node.value is call and len(node.targets) == 1:
                 target = _target_name(node.targets[0].target)
+            elif isinstance(node, cst.AnnAssign) and node.value is call:
+                target = _target_name(node.target)  # `opt: Optimizer = SGD(...)`
             snapshot = Evaluator(dict(self.env), self.imported)
             self.flow.events.append(
                 OptimizerBuilt(
@@ -353,13 +355,17 @@ class _Walker:
             if isinstance(target, cst.Name) and value is not None:
                 self.env[target.value] = value
             return
-        if isinstance(node, cst.Assign):
+        if isinstance(node, (cst.Assign, cst.AnnAssign)) and node.value is not None:
+            # `backbone: nn.Module = model.backbone` binds as `backbone = model.backbone`.
             value = self._value_of(node.value, ev)
-            for assign_target in node.targets:
-                name = _target_name(assign_target.target)
+            targets = (
+                [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
+            )
+            for assign_target in targets:
+                name = _target_name(assign_target)
                 if isinstance(value, Alias) and value.path == (name,):
                     continue  # `model = model.to(device)`: still the same module
-                self._forget(assign_target.target)
+                self._forget(assign_target)
                 if name is not None and value is not None:
                     self.env[name] = value
             return

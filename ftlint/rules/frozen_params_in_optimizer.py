@@ -200,6 +200,15 @@ opt = torch.optim.SGD(model.fc.parameters(), lr=0.1)
 """,
     )
     invalid = (
+        # annotated assignments bind as plain ones do
+        """\
+import torch
+from torch import nn
+backbone: nn.Module = model.backbone
+for p in backbone.parameters():
+    p.requires_grad = False
+opt: torch.optim.Optimizer = torch.optim.SGD(model.parameters(), lr=0.1)  # expect: FTL101
+""",
         # different branches, but a loop runs one after the other
         """\
 import torch

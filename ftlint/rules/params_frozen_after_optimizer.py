@@ -202,6 +202,17 @@ for stage in stages:
 """,
     )
     invalid = (
+        # annotated assignments bind as plain ones do
+        """\
+import torch
+from torch import nn
+opt: torch.optim.Optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+head: nn.Module = model.head
+for p in head.parameters():
+    p.requires_grad = False  # expect: FTL102
+for batch in loader:
+    opt.step()
+""",
         """\
 import torch
 opt = torch.optim.Adam(model.parameters(), lr=1e-3)
