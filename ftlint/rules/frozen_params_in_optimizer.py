@@ -44,7 +44,8 @@ class FrozenParamsInOptimizer(Rule):
 ## What it does
 Finds an optimizer built over parameters of which some were frozen before
 (`p.requires_grad = False`, `m.requires_grad_(False)`, or a helper in the same file that
-does so), when the parameters are not filtered on `requires_grad`.
+does so), when the parameters are not filtered on `requires_grad`. An optimizer class
+defined in the project is left alone: its own `step` may use the frozen weights.
 
 ## Why is this bad?
 PyTorch optimizers skip a parameter only while its `.grad` is `None`. A frozen weight
@@ -90,6 +91,16 @@ that receives a parameter with `requires_grad=False`, at construction or through
 - [Finetuning torchvision models](https://pytorch.org/tutorials/beginner/finetuning_torchvision_models_tutorial.html)
 """
     valid = (
+        # an optimizer class of the project: its step may rely on the frozen weights
+        """\
+import torch
+class LoraFAOptimizer(torch.optim.Optimizer):
+    def step(self, closure=None):
+        pass
+for p in model.base.parameters():
+    p.requires_grad = False
+opt = LoraFAOptimizer(model.parameters(), lr=1e-4)
+""",
         # the freeze and the optimizer sit in different branches: at most one runs
         """\
 import torch
@@ -390,6 +401,10 @@ opt = optim.Adam([{"params": model.encoder.parameters(), "lr": 1e-5}], lr=1e-3)
                     self._judge(event)
 
     def _judge(self, event: OptimizerBuilt) -> None:
+        if event.cls in self.ctx.classes:
+            # An optimizer written in the project may use frozen weights on purpose (as
+            # PEFT's LoRA-FA optimizer does): its own step decides, not torch's.
+            return
         for source in event.sources:
             if source.filtered:
                 continue
