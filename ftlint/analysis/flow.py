@@ -200,6 +200,9 @@ class _Walker:
         self.state = state
         self.env: dict[str, Value] = {}
         self.imported = frozenset(ctx.imports.aliases)
+        # Names bound to a module built here (`classifier = nn.Sequential(...)`): assigned
+        # into a model later, they replace a layer as the construction itself would.
+        self.new_modules: set[str] = set()
 
     def run(self) -> None:
         for step in self.flow.steps:
@@ -263,7 +266,7 @@ class _Walker:
             )
             for target in targets:
                 if isinstance(target, cst.Subscript):  # `model.head[-1] = nn.Linear(...)`
-                    if looks_like_module(self.ctx, node.value):
+                    if self._new_module(node.value):
                         self._change(step, node, ev.target(target), thaw=True, replaced=True)
                     continue
                 if not isinstance(target, cst.Attribute):
@@ -274,10 +277,15 @@ class _Walker:
                     on_module = is_module(self.ctx, self.flow.owner, step, target.value)
                     if flag is not None and not on_module:
                         self._change(step, node, ev.target(target.value), thaw=flag)
-                elif looks_like_module(self.ctx, node.value):
+                elif self._new_module(node.value):
                     self._change(step, node, ev.target(target), thaw=True, replaced=True)
         for call in step.calls:
             self._call_effect(step, call, ev)
+
+    def _new_module(self, value: cst.BaseExpression) -> bool:
+        if isinstance(value, cst.Name):
+            return value.value in self.new_modules
+        return looks_like_module(self.ctx, value)
 
     def _call_effect(self, step: Step, call: cst.Call, ev: Evaluator) -> None:
         func = call.func
@@ -361,11 +369,14 @@ class _Walker:
             targets = (
                 [t.target for t in node.targets] if isinstance(node, cst.Assign) else [node.target]
             )
+            builds = looks_like_module(self.ctx, node.value)
             for assign_target in targets:
                 name = _target_name(assign_target)
                 if isinstance(value, Alias) and value.path == (name,):
                     continue  # `model = model.to(device)`: still the same module
                 self._forget(assign_target)
+                if name is not None and builds:
+                    self.new_modules.add(name)
                 if name is not None and value is not None:
                     self.env[name] = value
             return
@@ -389,6 +400,7 @@ class _Walker:
     def _forget(self, target: cst.BaseExpression) -> None:
         if isinstance(target, cst.Name):
             name = target.value
+            self.new_modules.discard(name)
             alias = self.env.pop(name, None)
             if not (isinstance(alias, Alias) and alias.path[0] != name):
                 self.state = self.state.forget(name)

@@ -91,6 +91,16 @@ that receives a parameter with `requires_grad=False`, at construction or through
 - [Finetuning torchvision models](https://pytorch.org/tutorials/beginner/finetuning_torchvision_models_tutorial.html)
 """
     valid = (
+        # a new head, bound to a name first, replaces the frozen one
+        """\
+import torch
+from torch import nn
+for p in model.parameters():
+    p.requires_grad = False
+classifier = nn.Sequential(nn.Linear(768, 10))
+model.classifier = classifier
+opt = torch.optim.AdamW(model.classifier.parameters(), lr=1e-4)
+""",
         # an optimizer class of the project: its step may rely on the frozen weights
         """\
 import torch

@@ -168,6 +168,16 @@ opt.step()
 """,
     )
     invalid = (
+        # the new layer bound to a name first
+        """\
+import torch
+from torch import nn
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+head = nn.Linear(512, 10)
+model.fc = head  # expect: FTL103
+for batch in loader:
+    opt.step()
+""",
         """\
 import torch
 import torch.nn as nn
