@@ -32,6 +32,7 @@ from ftlint.analysis.values import (
     Path,
     Source,
     Value,
+    Wrapped,
     contains,
     mentions_requires_grad,
     string_value,
@@ -373,7 +374,11 @@ class _Walker:
             for assign_target in targets:
                 name = _target_name(assign_target)
                 if isinstance(value, Alias) and value.path == (name,):
-                    continue  # `model = model.to(device)`: still the same module
+                    # `model = model.to(device)`: still the same module; `model =
+                    # DDP(model)`: a wrapper around it, whose `.module` is it.
+                    if isinstance(value, Wrapped):
+                        self.env[name] = value
+                    continue
                 self._forget(assign_target)
                 if name is not None and builds:
                     self.new_modules.add(name)
@@ -387,6 +392,9 @@ class _Walker:
             self._forget(name)
 
     def _value_of(self, value: cst.BaseExpression, ev: Evaluator) -> Value | None:
+        wrapped = ev.wrapped(value)
+        if wrapped is not None:
+            return Wrapped(wrapped)
         target = ev.target(value)
         if isinstance(target, tuple):
             return Alias(target)

@@ -18,6 +18,7 @@ import libcst as cst
 
 from ftlint.analysis.flow import FreezeChange, OptimizerBuilt, ScopeFlow, file_flows
 from ftlint.analysis.scopes import Step, exclusive, header_parts
+from ftlint.analysis.values import wrapper_argument
 from ftlint.walk import walk
 
 
@@ -51,15 +52,17 @@ _PASSIVE = frozenset({"state_dict", "param_groups", "defaults"})
 
 
 def _same_object(step: Step, root: str) -> bool:
-    """`model = model.to(dev)`: the name still holds the same object."""
+    """`model = model.to(dev)`, `model = DDP(model)`: the name still holds the same
+    object, or a wrapper holding the same parameters."""
     node = step.node
-    value = node.value if isinstance(node, cst.Assign) else None
-    while (
-        isinstance(value, cst.Call)
-        and isinstance(value.func, cst.Attribute)
-        and value.func.attr.value in _SAME_OBJECT
-    ):
-        value = value.func.value
+    value = node.value if isinstance(node, (cst.Assign, cst.AnnAssign)) else None
+    while isinstance(value, cst.Call):
+        if isinstance(value.func, cst.Attribute) and value.func.attr.value in _SAME_OBJECT:
+            value = value.func.value
+        elif wrapper_argument(value) is not None:
+            value = wrapper_argument(value)
+        else:
+            break
     return isinstance(value, cst.Name) and value.value == root
 
 

@@ -37,6 +37,22 @@ class Alias:
 
 
 @dataclass(frozen=True)
+class Wrapped(Alias):
+    """A wrapper that keeps the module's parameters: `ddp = DDP(model)`,
+    `torch.compile(model)`, `fabric.setup_module(model)`, `accelerator.prepare(model)`.
+    Its `.module` (`._orig_mod` for torch.compile) is the module itself."""
+
+
+# Calls that return a wrapper around their first argument, holding the same parameters,
+# by the last part of their dotted name; `compile` only as torch's.
+_WRAPPERS = frozenset(
+    {"DistributedDataParallel", "DDP", "DataParallel", "FullyShardedDataParallel", "FSDP",
+     "setup_module", "prepare", "prepare_model"}
+)  # fmt: skip
+_UNWRAP_ATTRIBUTES = frozenset({"module", "_orig_mod", "_forward_module"})
+
+
+@dataclass(frozen=True)
 class PartOf:
     """Some unknown part of a module: a loop over `model.children()`, `model.layers[:6]`."""
 
@@ -92,6 +108,27 @@ def mentions_requires_grad(node: cst.CSTNode) -> bool:
     return found
 
 
+def wrapper_argument(node: cst.BaseExpression) -> cst.BaseExpression | None:
+    """What a call that wraps a module without copying it (`DDP(model)`,
+    `torch.compile(model)`, `fabric.setup_module(model)`) wraps; None for other calls."""
+    if not isinstance(node, cst.Call):
+        return None
+    parts = []
+    func = node.func
+    while isinstance(func, cst.Attribute):
+        parts.append(func.attr.value)
+        func = func.value
+    if isinstance(func, cst.Name):
+        parts.append(func.value)
+    parts.reverse()
+    positional = [arg for arg in node.args if arg.keyword is None and not arg.star]
+    if not parts or len(positional) != 1:
+        return None
+    if parts[-1] in _WRAPPERS or parts[-2:] == ["torch", "compile"]:
+        return positional[0].value
+    return None
+
+
 def string_value(node: cst.BaseExpression) -> str | None:
     if isinstance(node, cst.SimpleString):
         value = node.evaluated_value
@@ -118,6 +155,10 @@ class Evaluator:
                 return None
             return (node.value,)
         if isinstance(node, cst.Attribute):
+            if node.attr.value in _UNWRAP_ATTRIBUTES and isinstance(node.value, cst.Name):
+                held = self.env.get(node.value.value)
+                if isinstance(held, Wrapped):
+                    return held.path  # `ddp.module` is the wrapped model
             base = self.target(node.value)
             if isinstance(base, tuple):
                 return base + (node.attr.value,)
@@ -135,7 +176,16 @@ class Evaluator:
             return self._call_target(node)
         return None
 
+    def wrapped(self, node: cst.BaseExpression) -> Path | None:
+        """The module a wrapper call wraps (`DDP(model)` -> the path of `model`)."""
+        inner = wrapper_argument(node)
+        base = self.target(inner) if inner is not None else None
+        return base if isinstance(base, tuple) else None
+
     def _call_target(self, call: cst.Call) -> Path | PartOf | None:
+        wrapped = self.wrapped(call)
+        if wrapped is not None:
+            return wrapped
         func = call.func
         if isinstance(func, cst.Attribute):
             if func.attr.value in SAME_MODULE_METHODS:

@@ -91,6 +91,14 @@ that receives a parameter with `requires_grad=False`, at construction or through
 - [Finetuning torchvision models](https://pytorch.org/tutorials/beginner/finetuning_torchvision_models_tutorial.html)
 """
     valid = (
+        # prepare() of several objects returns a tuple: nothing is assumed about it
+        """\
+import torch
+for p in model.backbone.parameters():
+    p.requires_grad = False
+model, loader = accelerator.prepare(model, loader)
+opt = torch.optim.AdamW(filter(lambda p: p.requires_grad, model.parameters()), lr=1e-4)
+""",
         # a new head, bound to a name first, replaces the frozen one
         """\
 import torch
@@ -221,6 +229,22 @@ opt = torch.optim.SGD(model.fc.parameters(), lr=0.1)
 """,
     )
     invalid = (
+        # through a wrapper that keeps the parameters, and its .module
+        """\
+import torch
+from torch.nn.parallel import DistributedDataParallel as DDP
+ddp = DDP(model)
+for p in ddp.module.backbone.parameters():
+    p.requires_grad = False
+opt = torch.optim.AdamW(ddp.parameters(), lr=1e-4)  # expect: FTL101
+""",
+        """\
+import torch
+for p in model.backbone.parameters():
+    p.requires_grad = False
+model = torch.compile(model)
+opt = torch.optim.AdamW(model.parameters(), lr=1e-4)  # expect: FTL101
+""",
         # annotated assignments bind as plain ones do
         """\
 import torch

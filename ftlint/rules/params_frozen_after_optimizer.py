@@ -202,6 +202,16 @@ for stage in stages:
 """,
     )
     invalid = (
+        # the model wrapped after the optimizer was built: still the same parameters
+        """\
+import torch
+opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+model = fabric.setup_module(model)
+for p in model.module.backbone.parameters():
+    p.requires_grad = False  # expect: FTL102
+for batch in loader:
+    opt.step()
+""",
         # annotated assignments bind as plain ones do
         """\
 import torch
