@@ -42,7 +42,8 @@ def _error(tmp_path, text: str) -> str:
         ("[tool.ftlint]\nper_file_ignores = {}\n",
          "unknown [tool.ftlint] keys: per_file_ignores (did you mean 'per-file-ignores'?)"),
         ("[tool.ftlint]\ncolour = true\n", "unknown [tool.ftlint] keys: colour; the keys are "
-         "select, ignore, exclude, per-file-ignores"),
+         "select, ignore, exclude, per-file-ignores, target-torch, target-torchvision, "
+         "target-transformers"),
         ('[tool.ftlint]\nper-file-ignores = ["tests/*"]\n',
          "[tool.ftlint] per-file-ignores: expected a table of lists of codes, such as "
          '{ "tests/*" = ["FTL2"] }, got a list'),
