@@ -133,6 +133,13 @@ def _other_commands(commands) -> None:
     run.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
     run.set_defaults(run=_run)
 
+    server = commands.add_parser(
+        "server", help="run the language server for editors (LSP over stdio; ftlint[server])"
+    )
+    server.add_argument("--stdio", action="store_true",
+                        help="talk over standard input and output (the default and only transport)")
+    server.set_defaults(run=_server)
+
 
 FIX_SAFETY = {
     None: "none",
@@ -180,6 +187,12 @@ def _rules() -> int:
         print(f"{rule.code}  {rule.name:<{width}}  {', '.join(notes)}".rstrip())
     print("\n`ftlint rule CODE` explains a rule.")
     return 0
+
+
+def _server(options: argparse.Namespace) -> int:
+    from ftlint.server import main as serve  # pygls is imported only when serving
+
+    return serve([])
 
 
 def _run(options: argparse.Namespace) -> int:

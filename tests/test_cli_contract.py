@@ -249,3 +249,8 @@ def test_bare_ftlint_prints_help(project):
     result = ftlint(cwd=project)
     assert result.returncode == 2 and result.stdout.startswith("usage: ftlint")
     assert "check" in result.stdout and "rule" in result.stdout
+
+
+def test_the_language_server_is_a_subcommand(project):
+    result = ftlint("server", "--help", cwd=project)
+    assert result.returncode == 0 and "--stdio" in result.stdout
