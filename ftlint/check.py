@@ -194,7 +194,7 @@ def _check_stdin(resolver: SettingsResolver, options: argparse.Namespace) -> int
     """Standard input, linted as if it were the file `--stdin-filename` names (its
     settings, per-file ignores, and notebook or not by its suffix). With --fix, the
     fixed text goes to standard output and the findings left to standard error."""
-    from ftlint.fixes import fix_text
+    from ftlint.fixes import fix_contents
     from ftlint.runner import enabled_rules, lint_data
 
     shown = options.stdin_filename or STDIN
@@ -211,7 +211,9 @@ def _check_stdin(resolver: SettingsResolver, options: argparse.Namespace) -> int
         before = decode_source(data)
     except SourceError:
         return _report(lint_data(shown, data, settings, rules), options)
-    result = fix_text(before, lambda text: lint_data(shown, text, settings, rules), options.unsafe_fixes)
+    result = fix_contents(
+        str(shown), before, lambda text: lint_data(shown, text, settings, rules), options.unsafe_fixes
+    )
     if options.diff:
         from ftlint.fixes import FixedFile
 
