@@ -254,3 +254,13 @@ def test_bare_ftlint_prints_help(project):
 def test_the_language_server_is_a_subcommand(project):
     result = ftlint("server", "--help", cwd=project)
     assert result.returncode == 0 and "--stdio" in result.stdout
+
+
+def test_standard_input_fixes_a_notebook_by_its_name(project):
+    import json
+
+    cell = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+            "source": ["for p in model.parameters():\n", "    p.require_grad = False\n"]}  # fmt: skip
+    notebook = json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    fixed = ftlint("check", "--fix", "--stdin-filename", "nb.ipynb", "-", cwd=project, stdin=notebook)
+    assert json.loads(fixed.stdout)["cells"][0]["source"][1] == "    p.requires_grad = False\n"
