@@ -20,7 +20,8 @@ from dataclasses import dataclass, field, replace
 import libcst as cst
 
 from ftlint.analysis.kinds import is_module
-from ftlint.analysis.optimizers import optimizer_class
+from ftlint.analysis.names import dotted_parts
+from ftlint.analysis.optimizers import optimizer_class, stepped_names
 from ftlint.analysis.scopes import Step, child_body, exclusive, names_used
 from ftlint.analysis.values import (
     SAME_MODULE_METHODS,
@@ -140,6 +141,9 @@ class OptimizerBuilt:
     target: str | None  # the name bound to the optimizer, if any
     # What names held just before the call, to evaluate other parts of it (param groups).
     evaluator: Evaluator | None = field(default=None, compare=False, repr=False)
+    # Known by its role only (a factory given parameters whose result is stepped): what
+    # it does with frozen parameters, or with groups, is not known.
+    by_role: bool = False
 
 
 @dataclass(frozen=True)
@@ -215,24 +219,33 @@ class _Walker:
 
     def _optimizers(self, step: Step, ev: Evaluator) -> None:
         for call in step.calls:
-            cls = optimizer_class(self.ctx, call)
-            if cls is None:
-                continue
-            params = next((a.value for a in call.args if a.keyword is None), None)
-            params = next(
-                (a.value for a in call.args if a.keyword and a.keyword.value == "params"), params
-            )
-            sources = ev.sources(params) if params is not None else ()
             target = None
             node = step.node
             if isinstance(node, cst.Assign) and node.value is call and len(node.targets) == 1:
                 target = _target_name(node.targets[0].target)
             elif isinstance(node, cst.AnnAssign) and node.value is call:
                 target = _target_name(node.target)  # `opt: Optimizer = SGD(...)`
+            cls = optimizer_class(self.ctx, call)
+            if cls is not None:
+                params = next((a.value for a in call.args if a.keyword is None), None)
+                params = next(
+                    (a.value for a in call.args if a.keyword and a.keyword.value == "params"),
+                    params,
+                )
+                sources = ev.sources(params) if params is not None else ()
+            elif target is not None and target in stepped_names(self.flow.steps):
+                # `opt = build_optimizer(cfg, model.parameters())`, then `opt.step()`.
+                cls = ".".join(dotted_parts(call.func) or ["optimizer"])
+                sources = tuple(s for arg in call.args for s in ev.sources(arg.value))
+                if not sources:
+                    continue
+            else:
+                continue
             snapshot = Evaluator(dict(self.env), self.imported)
             self.flow.events.append(
                 OptimizerBuilt(
-                    step, call, cls, sources, self.state.seen_from(step), target, snapshot
+                    step, call, cls, sources, self.state.seen_from(step), target, snapshot,
+                    by_role=optimizer_class(self.ctx, call) is None,
                 )
             )
 

@@ -53,6 +53,44 @@ def _optimizer_base(qualified: str) -> bool:
     return qualified in _BASES or is_optimizer_name(qualified)
 
 
+# What a value does that only an optimizer does, for an optimizer known by its role.
+ROLE_METHODS = frozenset({"step", "zero_grad"})
+_PARAMETER_METHODS = ("parameters", "named_parameters")
+
+
+def may_use_optimizer_by_role(outline: Outline) -> bool:
+    """The first pass for an optimizer built by any call (a factory): the file calls
+    `.step()` or `.zero_grad()` and takes some module's parameters."""
+    if outline.words.isdisjoint(ROLE_METHODS):
+        return False
+    facts = outline.facts
+    return facts.calls_method(ROLE_METHODS) and facts.calls_method(_PARAMETER_METHODS)
+
+
+def stepped_names(steps) -> frozenset[str]:
+    """Names of the scope that are stepped or zero_grad-ed (`opt.step()`), or given to an
+    LR scheduler (`StepLR(opt, ...)`, `get_linear_schedule_with_warmup(opt, ...)`): what a
+    call that receives parameters returns is an optimizer when it is used so."""
+    facts = getattr(steps, "facts", None)
+    found = facts.get("stepped-names") if facts is not None else None
+    if found is None:
+        names: set[str] = set()
+        for step in steps:
+            for call in step.calls:
+                func = call.func
+                if isinstance(func, cst.Attribute) and func.attr.value in ROLE_METHODS:
+                    if isinstance(func.value, cst.Name):
+                        names.add(func.value.value)
+                parts = dotted_parts(func) or []
+                scheduler = parts and "schedul" in parts[-1].lower()
+                if scheduler and call.args and isinstance(call.args[0].value, cst.Name):
+                    names.add(call.args[0].value.value)
+        found = frozenset(names)
+        if facts is not None:
+            facts["stepped-names"] = found
+    return found
+
+
 def may_build_optimizer(outline: Outline) -> bool:
     """The first pass: whether a file may build an optimizer `optimizer_class` knows: it
     calls one by an imported name, or it defines a class deriving from one."""

@@ -91,6 +91,15 @@ that receives a parameter with `requires_grad=False`, at construction or through
 - [Finetuning torchvision models](https://pytorch.org/tutorials/beginner/finetuning_torchvision_models_tutorial.html)
 """
     valid = (
+        # a factory may leave frozen parameters out itself (timm's create_optimizer_v2 does)
+        """\
+for p in model.backbone.parameters():
+    p.requires_grad = False
+opt = create_optimizer_v2(model, "adamw", lr=1e-4)
+opt2 = build_optimizer(cfg, model.parameters())
+opt.step()
+opt2.step()
+""",
         # prepare() of several objects returns a tuple: nothing is assumed about it
         """\
 import torch
@@ -435,9 +444,10 @@ opt = optim.Adam([{"params": model.encoder.parameters(), "lr": 1e-5}], lr=1e-3)
                     self._judge(event)
 
     def _judge(self, event: OptimizerBuilt) -> None:
-        if event.cls in self.ctx.classes:
-            # An optimizer written in the project may use frozen weights on purpose (as
-            # PEFT's LoRA-FA optimizer does): its own step decides, not torch's.
+        if event.by_role or event.cls in self.ctx.classes:
+            # A factory may leave frozen parameters out itself (timm's create_optimizer_v2
+            # does); an optimizer written in the project may use frozen weights on purpose
+            # (as PEFT's LoRA-FA optimizer does): its own step decides, not torch's.
             return
         for source in event.sources:
             if source.filtered:

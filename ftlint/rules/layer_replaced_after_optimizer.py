@@ -8,7 +8,11 @@ from ftlint.analysis.optimizer_use import (
     add_param_group_args,
     uses_after_change,
 )
-from ftlint.analysis.optimizers import OPTIMIZER_TOKENS, may_build_optimizer
+from ftlint.analysis.optimizers import (
+    OPTIMIZER_TOKENS,
+    may_build_optimizer,
+    may_use_optimizer_by_role,
+)
 from ftlint.analysis.values import Path, contains
 from ftlint.outline import Outline
 from ftlint.rules.base import Rule
@@ -168,6 +172,16 @@ opt.step()
 """,
     )
     invalid = (
+        # an optimizer from a factory, known by its use
+        """\
+from utils import build_optimizer
+from torch import nn
+opt = build_optimizer(cfg, model.parameters())
+model.fc = nn.Linear(512, 10)  # expect: FTL103
+for batch in loader:
+    opt.step()
+    opt.zero_grad()
+""",
         # the new layer bound to a name first
         """\
 import torch
@@ -240,7 +254,9 @@ opt.step()
 
     @classmethod
     def may_report(cls, outline: Outline) -> bool:
-        return super().may_report(outline) and may_build_optimizer(outline)
+        # An optimizer ftlint knows, or one it recognises by its use (a factory).
+        known = super().may_report(outline) and may_build_optimizer(outline)
+        return known or may_use_optimizer_by_role(outline)
 
     def visit_Module(self, node: cst.Module) -> None:
         positions = self.ctx.positions

@@ -251,7 +251,11 @@ class Trainer:
     def visit_Module(self, node: cst.Module) -> None:
         for flow in file_flows(self.ctx):
             for event in flow.events:
-                if isinstance(event, OptimizerBuilt) and event.evaluator is not None:
+                if (
+                    isinstance(event, OptimizerBuilt)
+                    and event.evaluator is not None
+                    and not event.by_role  # a factory may merge or split groups itself
+                ):
                     self._judge(flow, event)
 
     def _judge(self, flow: ScopeFlow, event: OptimizerBuilt) -> None:

@@ -4,7 +4,10 @@ import libcst as cst
 
 from ftlint.analysis.flow import FreezeChange, OptimizerBuilt
 from ftlint.analysis.optimizer_use import uses_after_change
-from ftlint.analysis.optimizers import may_build_optimizer
+from ftlint.analysis.optimizers import (
+    may_build_optimizer,
+    may_use_optimizer_by_role,
+)
 from ftlint.analysis.values import Source, contains
 from ftlint.outline import Outline
 from ftlint.rules.base import Rule
@@ -89,6 +92,13 @@ parameters.
 - [torch.optim.Optimizer.zero_grad](https://pytorch.org/docs/stable/generated/torch.optim.Optimizer.zero_grad.html)
 """
     valid = (
+        # a call given parameters whose result is never stepped is no optimizer
+        """\
+summary = describe(model.parameters())
+for p in model.backbone.parameters():
+    p.requires_grad = False
+env.step(0)
+""",
         # frozen first, optimizer built afterwards (FTL101's business, and filtered here)
         """\
 import torch
@@ -202,6 +212,15 @@ for stage in stages:
 """,
     )
     invalid = (
+        # an optimizer from a factory, known by its use
+        """\
+from utils import build_optimizer
+opt = build_optimizer(cfg, model.parameters())
+for p in model.backbone.parameters():
+    p.requires_grad = False  # expect: FTL102
+for batch in loader:
+    opt.step()
+""",
         # the model wrapped after the optimizer was built: still the same parameters
         """\
 import torch
@@ -294,7 +313,10 @@ class Trainer:
 
     @classmethod
     def may_report(cls, outline: Outline) -> bool:
-        return super().may_report(outline) and may_build_optimizer(outline)
+        # An optimizer ftlint knows, or one it recognises by its use (a factory).
+        return super().may_report(outline) and (
+            may_build_optimizer(outline) or may_use_optimizer_by_role(outline)
+        )
 
     def visit_Module(self, node: cst.Module) -> None:
         for use in uses_after_change(self.ctx, _holds_frozen):
