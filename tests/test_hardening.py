@@ -176,6 +176,16 @@ def test_a_fifo_and_a_device_are_reported_not_read(project, fix, named):
         assert len(lines) == 1 and lines[0].startswith(BUGGY_FINDING)
 
 
+def test_a_symlink_loop_is_reported_and_the_rest_linted(project):
+    (project / "loop_a.py").symlink_to("loop_b.py")
+    (project / "loop_b.py").symlink_to("loop_a.py")
+    result = ftlint("check", "--no-cache", ".", cwd=project)
+    lines = result.stdout.splitlines()
+    where = [line.split(": ")[0] for line in lines]
+    assert where == ["loop_a.py:1:1", "loop_b.py:1:1", BUGGY_FINDING.split(": ")[0]]
+    assert all("Too many levels of symbolic links" in line for line in lines[:2])
+
+
 def test_overlapping_paths_report_each_finding_once(project):
     (project / "sub").mkdir()
     shutil.copy(project / "train.py", project / "sub" / "train.py")
