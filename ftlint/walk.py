@@ -119,3 +119,16 @@ def walk(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
             descend = method is None or method(visitor, item) is not False
         if descend:
             stack.extend(reversed(children(item)))
+
+
+def nodes_of(node: cst.CSTNode, kind: type) -> list:
+    """Every node of a type under `node` (itself included), in `walk`'s order; nested
+    scopes too. Iterative, as `walk` is."""
+    found = []
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, kind):
+            found.append(item)
+        stack.extend(reversed(children(item)))
+    return found

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 
 import libcst as cst
 
@@ -8,9 +9,11 @@ from ftlint.analysis.kinds import is_module
 from ftlint.analysis.scopes import Step
 from ftlint.outline import Outline
 from ftlint.rules.base import Rule
+from ftlint.walk import nodes_of
 
 _SAVES = frozenset({"torch.save", "torch.serialization.save"})
 _LOADS = frozenset({"torch.load", "torch.serialization.load"})
+_SAFE_GLOBALS = "torch.serialization.safe_globals"
 # Methods only an nn.Module has (a dict, tensor or list has none of them).
 _MODULE_METHODS = frozenset(
     {
@@ -175,7 +178,8 @@ Finds a whole `nn.Module` pickled with `torch.save(model, path)` (also inside a 
 literal: `torch.save({"model": model}, path)`), and the result of `torch.load(...)` used as a
 module: `torch.load(path).state_dict()`, or `m = torch.load(path)` followed by
 `m.state_dict()`, `m.parameters()`, `m.eval()`, `m(x)` and the like (reported where it is
-first used as a module; code that tests `isinstance(m, nn.Module)` first is left alone).
+first used as a module; code that tests `isinstance(m, nn.Module)` first is left alone, and
+so is a load inside `with torch.serialization.safe_globals([...])`, which allows the classes).
 
 A value counts as a module when the file shows it: built by `torch.nn.<Class>(...)`, a
 `torchvision.models` builder, `timm.create_model`, a `transformers` model's
@@ -221,6 +225,13 @@ model.eval()
 - [Serialization semantics](https://pytorch.org/docs/stable/notes/serialization.html)
 """
     valid = (
+        # the module's classes allow-listed for weights_only loading
+        """\
+import torch
+with torch.serialization.safe_globals([MyModel]):
+    model = torch.load("model.pt")
+model.eval()
+""",
         # state dicts, and dicts of state dicts
         """\
 import torch
@@ -368,7 +379,22 @@ get_weights = lambda p: torch.load(p).state_dict()  # expect: FTL204
         if isinstance(func, cst.Attribute) and func.attr.value in _MODULE_METHODS:
             inner = _strip_moves(func.value)
             if isinstance(inner, cst.Call) and self.ctx.qualified_name(inner.func) in _LOADS:
-                self.report(inner, self._load_message())
+                if id(inner) not in self._allow_listed:
+                    self.report(inner, self._load_message())
+
+    @cached_property
+    def _allow_listed(self) -> frozenset[int]:
+        """Loads inside `with torch.serialization.safe_globals([...]):`: the user allowed
+        the module's classes, so `weights_only=True` loads it and the message would lie."""
+        loads: set[int] = set()
+        for with_node in nodes_of(self.ctx.module, cst.With):
+            if any(
+                isinstance(item.item, cst.Call)
+                and self.ctx.qualified_name(item.item.func) == _SAFE_GLOBALS
+                for item in with_node.items
+            ):
+                loads.update(id(call) for call in nodes_of(with_node.body, cst.Call))
+        return frozenset(loads)
 
     def visit_Module(self, node: cst.Module) -> None:
         for owner in self.ctx.scopes:
@@ -380,7 +406,7 @@ get_weights = lambda p: torch.load(p).state_dict()  # expect: FTL204
                         saved = _saved_object(call)
                         if saved is not None and _holds_module(self.ctx, owner, step, saved):
                             self.report(call, self._save_message())
-                    elif qualified in _LOADS:
+                    elif qualified in _LOADS and id(call) not in self._allow_listed:
                         use = self._bound_and_used_as_module(steps, step, call)
                         if use is not None:
                             self.report(use, self._load_message())
