@@ -100,6 +100,47 @@ def _holds_module(ctx, owner, step: Step, node: cst.BaseExpression) -> bool:
     return is_module(ctx, owner, step, node)
 
 
+def _container_contents(steps: Sequence[Step], at: Step, name: str) -> list[cst.BaseExpression]:
+    """What a dict, list or tuple bound to `name` holds when `at` runs: the literal of its
+    latest binding before `at` (`ckpt = {"model": model, ...}`), and the values stored into
+    it since (`ckpt["ema"] = ema`). Nothing when that binding is not a literal."""
+    bindings, stores = _container_index(steps)
+    earlier = [index for index in bindings.get(name, ()) if index < at.index]
+    if not earlier:
+        return []
+    bound = steps[earlier[-1]]
+    node = bound.node
+    value = node.value if isinstance(node, (cst.Assign, cst.AnnAssign)) else None
+    if not isinstance(value, (cst.Dict, cst.List, cst.Tuple)):
+        return []
+    stored = [v for index, v in stores.get(name, ()) if bound.index < index < at.index]
+    return [value, *stored]
+
+
+def _container_index(steps: Sequence[Step]) -> tuple[dict, dict]:
+    """Per name: the indices of the steps that bind it, and (index, value) of each
+    `name[key] = value`; built once per scope."""
+    facts = getattr(steps, "facts", {})
+    index = facts.get("container-index")
+    if index is None:
+        bindings: dict[str, list[int]] = {}
+        stores: dict[str, list[tuple[int, cst.BaseExpression]]] = {}
+        for step in steps:
+            for bound in step.bound_names:
+                bindings.setdefault(bound, []).append(step.index)
+            node = step.node
+            if isinstance(node, cst.Assign):
+                for target in node.targets:
+                    container = target.target
+                    if isinstance(container, cst.Subscript) and isinstance(
+                        container.value, cst.Name
+                    ):
+                        stored = (step.index, node.value)
+                        stores.setdefault(container.value.value, []).append(stored)
+        index = facts["container-index"] = (bindings, stores)
+    return index
+
+
 def _encloses(outer: Step, inner: Step) -> bool:
     """Whether `inner` runs whenever `outer`'s block runs."""
     return inner.guards == outer.guards[: len(inner.guards)]
@@ -185,7 +226,9 @@ A value counts as a module when the file shows it: built by `torch.nn.<Class>(..
 `torchvision.models` builder, `timm.create_model`, a `transformers` model's
 `from_pretrained`, or a class of the file deriving from `nn.Module`; moved with
 `.to(device)`/`.eval()`; a parameter annotated `nn.Module`; `self.x` assigned one in
-`__init__`; the `.module` of a `DataParallel`/`DistributedDataParallel` wrapper. Anything else is left alone.
+`__init__`; the `.module` of a `DataParallel`/`DistributedDataParallel` wrapper. A dict,
+list or tuple saved by name counts when its literal (or a value stored into it since,
+`ckpt["ema"] = ema`) holds one. Anything else is left alone.
 
 ## Why is this bad?
 `torch.save(model, path)` pickles the object: the file names the model's class by its import
@@ -225,6 +268,17 @@ model.eval()
 - [Serialization semantics](https://pytorch.org/docs/stable/notes/serialization.html)
 """
     valid = (
+        # a container of state dicts, and one rebound without the module
+        """\
+import torch
+from torch import nn
+model = nn.Linear(2, 2)
+state = {"model": model.state_dict(), "epoch": 3}
+torch.save(state, "ok.pt")
+extra = {"model": model}
+extra = {"epoch": 4}
+torch.save(extra, "fine.pt")
+""",
         # the module's classes allow-listed for weights_only loading
         """\
 import torch
@@ -301,6 +355,17 @@ m.eval()
 """,
     )
     invalid = (
+        # through a container bound to a name first, or filled in later
+        """\
+import torch
+from torch import nn
+model = nn.Linear(2, 2)
+ckpt = {"model": model, "epoch": 3}
+torch.save(ckpt, "ckpt.pt")  # expect: FTL204
+extra = {"epoch": 3}
+extra["ema"] = model
+torch.save(extra, "ema.pt")  # expect: FTL204
+""",
         # the seed idioms
         """\
 import torch
@@ -404,7 +469,10 @@ get_weights = lambda p: torch.load(p).state_dict()  # expect: FTL204
                     qualified = self.ctx.qualified_name(call.func)
                     if qualified in _SAVES:
                         saved = _saved_object(call)
-                        if saved is not None and _holds_module(self.ctx, owner, step, saved):
+                        held = [saved] if saved is not None else []
+                        if isinstance(saved, cst.Name):  # `ckpt = {"model": model}` first
+                            held.extend(_container_contents(steps, step, saved.value))
+                        if any(_holds_module(self.ctx, owner, step, v) for v in held):
                             self.report(call, self._save_message())
                     elif qualified in _LOADS and id(call) not in self._allow_listed:
                         use = self._bound_and_used_as_module(steps, step, call)
