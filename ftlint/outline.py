@@ -312,6 +312,12 @@ def _visited(node: ast.AST) -> bool:
 
 
 def _is_false(node: ast.expr) -> bool:
+    """A literal False, or a conditional expression that may be one (as
+    `analysis.names.may_be_false`; a rule that wants the literal alone still asks)."""
+    while type(node) is ast.IfExp:
+        if _is_false(node.body):
+            return True
+        node = node.orelse
     return type(node) is ast.Constant and node.value is False
 
 

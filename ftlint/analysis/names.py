@@ -92,6 +92,16 @@ def is_false(node: cst.BaseExpression) -> bool:
     return isinstance(node, cst.Name) and node.value == "False"
 
 
+def may_be_false(node: cst.BaseExpression) -> bool:
+    """The literal False, or a conditional expression one of whose values may be:
+    `False if strict is None else strict`."""
+    while isinstance(node, cst.IfExp):
+        if may_be_false(node.body):
+            return True
+        node = node.orelse
+    return is_false(node)
+
+
 def keyword_is_false(call: cst.Call, keyword: str) -> bool:
     """Whether `call` passes `keyword=False` literally."""
     return any(

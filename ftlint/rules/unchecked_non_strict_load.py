@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from ftlint.analysis.names import is_false, keyword_is_false
+from ftlint.analysis.names import may_be_false
 from ftlint.analysis.reporting import keys_compared, size_reported
 from ftlint.analysis.scopes import Step, next_read
 from ftlint.outline import Outline
@@ -10,13 +10,17 @@ from ftlint.rules.base import Rule
 
 
 def non_strict_load(call: cst.Call) -> bool:
-    """`X.load_state_dict(sd, strict=False)` with a literal False."""
+    """`X.load_state_dict(sd, strict=False)` with a literal False, or a value that may be
+    one (`strict=False if strict is None else strict`)."""
     if not (isinstance(call.func, cst.Attribute) and call.func.attr.value == "load_state_dict"):
         return False
     positional = [arg for arg in call.args if arg.keyword is None and not arg.star]
-    if len(positional) >= 2 and is_false(positional[1].value):
+    if len(positional) >= 2 and may_be_false(positional[1].value):
         return True
-    return keyword_is_false(call, "strict")
+    return any(
+        arg.keyword is not None and arg.keyword.value == "strict" and may_be_false(arg.value)
+        for arg in call.args
+    )
 
 
 class UncheckedNonStrictLoad(Rule):
@@ -133,6 +137,12 @@ traced = torch.jit.trace(model, x, strict=False)
 """,
     )
     invalid = (
+        # strict may be False: a helper's default
+        """\
+def load_checkpoint(model, path, strict=None):
+    sd = torch.load(path, weights_only=True)
+    model.load_state_dict(sd, strict=False if strict is None else strict)  # expect: FTL201
+""",
         # looking for one key is not checking the load
         """\
 sd = torch.load(path, weights_only=True)
