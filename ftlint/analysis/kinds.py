@@ -35,6 +35,10 @@ OTHER = "other"  # known to be none of those: a PackedSequence, a dataset
 
 Path = tuple[str, ...]
 Env = Mapping[Path, str]
+# The path of a container's items, under the container's own: `blocks[0]` and `for b in
+# blocks` are modules when `blocks = nn.ModuleList(...)` (or an nn.Sequential).
+ITEMS = "[]"
+_SEQUENCE_CONTAINERS = frozenset({"torch.nn.ModuleList", "torch.nn.Sequential"})
 
 _CAMEL = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 _OTHER_MODULE_CLASSES = (
@@ -165,6 +169,17 @@ def kind_of(ctx, expr: cst.BaseExpression, env: Env) -> str | None:
         return None
     if isinstance(expr, cst.Call):
         return _call_kind(ctx, expr, env)
+    if isinstance(expr, cst.Subscript):
+        container = dotted_parts(expr.value)
+        if container is not None and env.get((*container, ITEMS)) == MODULE:
+            return MODULE
+    return None
+
+
+def item_kind(ctx, value: cst.BaseExpression) -> str | None:
+    """MODULE when `value` builds a sequence of modules (nn.ModuleList, nn.Sequential)."""
+    if isinstance(value, cst.Call) and ctx.qualified_name(value.func) in _SEQUENCE_CONTAINERS:
+        return MODULE
     return None
 
 
@@ -220,6 +235,9 @@ def loop_kind(
         method = node.func.attr.value
         if method in _MODULE_ITERATORS:
             return MODULE, (1,) if method.startswith("named_") else ()
+    container = dotted_parts(node)
+    if container is not None and node is iterable and env.get((*container, ITEMS)) == MODULE:
+        return MODULE, ()  # `for block in blocks`, blocks an nn.ModuleList
     return None, ()
 
 
@@ -261,17 +279,25 @@ class _KindWalker:
         elif isinstance(target, cst.StarredElement):
             self.bind(target.value, None)
 
+    def _bind_items(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        parts = dotted_parts(target)
+        kind = item_kind(self.ctx, value)
+        if parts is not None and kind is not None:
+            self.env[(*parts, ITEMS)] = kind
+
     def step(self, step: Step) -> None:
         node = step.node
         if isinstance(node, cst.Assign):
             kind = kind_of(self.ctx, node.value, self.env)
             for target in node.targets:
                 self.bind(target.target, kind)
+                self._bind_items(target.target, node.value)
             return
         if isinstance(node, cst.AnnAssign):
             if node.value is not None:
                 kind = kind_of(self.ctx, node.value, self.env)
                 self.bind(node.target, kind or _annotation_kind(self.ctx, node.annotation))
+                self._bind_items(node.target, node.value)
             return
         if isinstance(node, cst.For):
             kind, where = loop_kind(self.ctx, node.iter, self.env)

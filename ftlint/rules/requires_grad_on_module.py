@@ -108,6 +108,14 @@ targets at once gets no fix.
 - [Finetuning torchvision models](https://pytorch.org/tutorials/beginner/finetuning_torchvision_models_tutorial.html)
 """
     valid = (
+        # iterating an nn.ModuleDict gives its keys; its values are reached by key
+        """\
+import torch
+from torch import nn
+heads = nn.ModuleDict({"a": nn.Linear(2, 2)})
+for name in heads:
+    name.requires_grad = False
+""",
         # the method on a module; the attribute on parameters and tensors
         """\
 import torch
@@ -212,6 +220,26 @@ head.requires_grad = other.flag = False
         ),
     )
     invalid = (
+        # the items of an nn.ModuleList or nn.Sequential are modules too
+        """\
+import torch
+from torch import nn
+blocks = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)])
+blocks[0].requires_grad = False  # expect: FTL106
+for block in blocks:
+    block.requires_grad = False  # expect: FTL106
+""",
+        """\
+import torch
+from torch import nn
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.blocks = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)])
+    def freeze(self):
+        for block in self.blocks:
+            block.requires_grad = False  # expect: FTL106
+""",
         # a torchvision model, aliased imports
         """\
 from torchvision import models
