@@ -65,22 +65,30 @@ def _table_in(directory: Path) -> tuple[Path, object] | None:
     candidate = directory / "pyproject.toml"
     if not candidate.is_file():
         return None
+    # A broken file that cannot hold [tool.ftlint] is not ours to judge.
+    found, table = _read_table(candidate, broken_ok_without_ftlint=True)
+    return (candidate, table) if found else None
+
+
+def _read_table(path: Path, broken_ok_without_ftlint: bool = False) -> tuple[bool, object]:
+    """(whether `path` has a [tool.ftlint] table, the table); ConfigError when it cannot
+    be read or parsed."""
     try:
-        text = candidate.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except OSError as error:
-        raise ConfigError(f"{candidate}: cannot be read: {error.strerror or error}") from None
+        raise ConfigError(f"{path}: cannot be read: {error.strerror or error}") from None
     except UnicodeDecodeError as error:
-        raise ConfigError(f"{candidate}: invalid TOML: not UTF-8 text ({error})") from None
+        raise ConfigError(f"{path}: invalid TOML: not UTF-8 text ({error})") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        if "ftlint" not in text:
-            return None  # a broken file that cannot hold [tool.ftlint] is not ours to judge
-        raise ConfigError(f"{candidate}: invalid TOML: {error}") from None
+        if broken_ok_without_ftlint and "ftlint" not in text:
+            return False, None
+        raise ConfigError(f"{path}: invalid TOML: {error}") from None
     tool = data.get("tool")
     if isinstance(tool, dict) and "ftlint" in tool:
-        return candidate, tool["ftlint"]
-    return None
+        return True, tool["ftlint"]
+    return False, None
 
 
 def load_settings(start: Path | None = None) -> Settings:
@@ -94,20 +102,10 @@ def load_settings(start: Path | None = None) -> Settings:
 
 def load_config_file(path: Path) -> Settings:
     """The settings of one named file (`--config PATH`), for every file linted."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot be read: {error.strerror or error}") from None
-    except UnicodeDecodeError as error:
-        raise ConfigError(f"{path}: invalid TOML: not UTF-8 text ({error})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: invalid TOML: {error}") from None
-    tool = data.get("tool")
-    if not isinstance(tool, dict) or "ftlint" not in tool:
+    found, table = _read_table(path)
+    if not found:
         raise ConfigError(f"{path}: has no [tool.ftlint] table")
-    return settings_from(path.resolve(), tool["ftlint"])
+    return settings_from(path.resolve(), table)
 
 
 class SettingsResolver:
