@@ -100,7 +100,7 @@ def _report(findings: list[Finding], options: argparse.Namespace, stream=None) -
     if not _write(report, options, stream):
         return 2
     if options.format == "text":
-        print(_summary(findings, options), file=sys.stderr)
+        print(_summary(findings), file=sys.stderr)
     return 0 if options.exit_zero or not findings else 1
 
 
@@ -118,7 +118,7 @@ def _with_fixes(findings: list[Finding], report: str) -> str:
     return "".join(shown)
 
 
-def _summary(findings: list[Finding], options: argparse.Namespace) -> str:
+def _summary(findings: list[Finding]) -> str:
     if not findings:
         return "All checks passed."
     safe = sum(1 for f in findings if f.fix is not None and f.fix.safe)
