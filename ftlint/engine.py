@@ -10,6 +10,7 @@ import libcst as cst
 from ftlint.context import FileContext
 from ftlint.deep_stack import run_with_deep_stack
 from ftlint.finding import INTERNAL_ERROR, PARSE_ERROR, Finding, file_finding
+from ftlint.noqa import apply_noqa, unused_directives
 from ftlint.outline import Outline
 from ftlint.parsing import (
     SourceError,
@@ -19,12 +20,10 @@ from ftlint.parsing import (
     python_syntax_error,
     source_lines,
 )
-from ftlint.noqa import apply_noqa, unused_directives
 from ftlint.rules import RULE_CODES
 from ftlint.rules.base import Rule
 from ftlint.targets import Targets
 from ftlint.walk import children, walk
-
 
 
 class _Dispatcher(cst.CSTVisitor):
