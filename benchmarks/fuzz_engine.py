@@ -39,7 +39,9 @@ def _flake8(source: str) -> list[tuple[int, int, str]] | None:
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None  # flake8 reports E999 and runs no plugin
     plugin = Flake8Plugin(tree, source.splitlines(keepends=True), "input.py")
-    return sorted((line, column + 1, message.split()[0]) for line, column, message, _ in plugin.run())
+    return sorted(
+        (line, column + 1, message.split()[0]) for line, column, message, _ in plugin.run()
+    )
 
 
 class Tally:

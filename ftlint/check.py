@@ -212,7 +212,10 @@ def _check_stdin(resolver: SettingsResolver, options: argparse.Namespace) -> int
     except SourceError:
         return _report(lint_data(shown, data, settings, rules), options)
     result = fix_contents(
-        str(shown), before, lambda text: lint_data(shown, text, settings, rules), options.unsafe_fixes
+        str(shown),
+        before,
+        lambda text: lint_data(shown, text, settings, rules),
+        options.unsafe_fixes,
     )
     if options.diff:
         from ftlint.fixes import FixedFile
@@ -258,7 +261,9 @@ def _add_noqa(files: list[Path], resolver: SettingsResolver, options: argparse.N
             reason = getattr(error, "strerror", None) or str(error)
             print(f"ftlint: {name}: cannot add noqa: {reason}", file=sys.stderr)
     directives = _plural(added, "noqa directive", "noqa directives")
-    print(f"ftlint: added {directives} to {_plural(files_changed, 'file', 'files')}", file=sys.stderr)
+    print(
+        f"ftlint: added {directives} to {_plural(files_changed, 'file', 'files')}", file=sys.stderr
+    )
     return 2 if failed else 0
 
 

@@ -153,7 +153,9 @@ def replace_file(path: Path, data: bytes) -> None:
     disk, a size limit or a kill leaves the original as it was."""
     target = path.resolve()  # through a symlink, replace the file and keep the link
     info = target.stat()
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    handle, temporary = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+    )
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)

@@ -106,7 +106,9 @@ def unused_directives(
             close = difflib.get_close_matches(unknown[0], known, n=1, cutoff=0.7)
             hint = f" (did you mean {close[0]}?)" if close else ""
             message = f"unknown rule code {unknown[0]} in noqa: it silences nothing{hint}"
-            found.append(_directive_finding(path, number, line, directive, unknown, UNKNOWN, message))
+            found.append(
+                _directive_finding(path, number, line, directive, unknown, UNKNOWN, message)
+            )
         reported = codes_by_line.get(number, set())
         idle = [
             code

@@ -63,8 +63,7 @@ def decode_source(data: bytes) -> str:
 def check_size(text: str) -> None:
     if len(text) > MAX_SOURCE_CHARS:
         raise SourceError(
-            f"too large to analyse ({len(text):,} characters; the limit is "
-            f"{MAX_SOURCE_CHARS:,})"
+            f"too large to analyse ({len(text):,} characters; the limit is {MAX_SOURCE_CHARS:,})"
         )
 
 
@@ -108,9 +107,7 @@ class Parsed:
     skipped: list[tuple[int, int, bool]] = field(default_factory=list)
 
 
-def parse_valid(
-    text: str, tree: ast.Module, matters: Callable[[ast.Module, str], bool]
-) -> Parsed:
+def parse_valid(text: str, tree: ast.Module, matters: Callable[[ast.Module, str], bool]) -> Parsed:
     """libcst's tree of `text`, which Python's parser accepted as `tree`. A statement
     libcst rejects is replaced by `pass` (lines keep their numbers) and noted;
     `matters(statement_tree, statement_text)` says whether a rule might have reported

@@ -81,7 +81,10 @@ def _without_ignored(path: Path, settings: Settings, findings: list[Finding]) ->
         finding
         for finding in findings
         if (finding.code != UNUSED_NOQA[0] or settings.report_unused_noqa)
-        and (finding.code in RUN_PROBLEM_CODES or not (ignored and finding.code.startswith(ignored)))
+        and (
+            finding.code in RUN_PROBLEM_CODES
+            or not (ignored and finding.code.startswith(ignored))
+        )
     ]
 
 
@@ -216,7 +219,9 @@ def _cached(path: Path, settings: Settings, cache: ResultCache | None) -> list[F
     return None if found is None else _without_ignored(path, settings, found)
 
 
-def _lint_parallel(tasks: list[tuple[Path, int]], contexts: list[_Context], jobs: int) -> list[Finding]:
+def _lint_parallel(
+    tasks: list[tuple[Path, int]], contexts: list[_Context], jobs: int
+) -> list[Finding]:
     """Findings of the files of `tasks` from `jobs` processes. A process that dies (a
     native crash, the out-of-memory killer) takes the files it and its siblings still
     held: those are linted again in a fresh pool, then any still lost one at a time, so

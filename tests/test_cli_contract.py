@@ -62,7 +62,9 @@ def test_exclude_options(project):
     (project / "gen").mkdir()
     (project / "gen" / "a.py").write_text(BUGGY)
     (project / "pyproject.toml").write_text('[tool.ftlint]\nexclude = ["gen"]\n')
-    assert {line.split(":")[0] for line in ftlint("check", ".", cwd=project).stdout.splitlines()} == {"train.py"}
+    assert {
+        line.split(":")[0] for line in ftlint("check", ".", cwd=project).stdout.splitlines()
+    } == {"train.py"}
     extended = ftlint("check", "--extend-exclude", "train.py", ".", cwd=project)
     assert extended.returncode == 0 and extended.stdout == ""
     replaced = ftlint("check", "--exclude", "train.py", ".", cwd=project)
@@ -165,7 +167,9 @@ def test_show_fixes(project):
 
 
 def test_add_noqa_is_idempotent_and_merges(project):
-    (project / "train.py").write_text(TWO.replace("p.require_grad = False", "p.require_grad = False  # noqa: E501"))
+    (project / "train.py").write_text(
+        TWO.replace("p.require_grad = False", "p.require_grad = False  # noqa: E501")
+    )
     first = ftlint("check", "--add-noqa", ".", cwd=project)
     assert first.returncode == 0 and "added 2 noqa directives to 1 file" in first.stderr
     text = (project / "train.py").read_text()
@@ -178,7 +182,10 @@ def test_add_noqa_is_idempotent_and_merges(project):
 
 
 def test_add_noqa_leaves_a_line_inside_a_string(project):
-    source = 'import torch\nmodel.requires_grad_(False)\nopt = torch.optim.Adam(model.parameters(), lr=float("""\n1e-3"""))\n'
+    source = (
+        "import torch\nmodel.requires_grad_(False)\n"
+        'opt = torch.optim.Adam(model.parameters(), lr=float("""\n1e-3"""))\n'
+    )
     (project / "train.py").write_text(source)
     result = ftlint("check", "--add-noqa", ".", cwd=project)
     assert "train.py:3: cannot take a comment" in result.stderr
@@ -259,8 +266,11 @@ def test_the_language_server_is_a_subcommand(project):
 def test_standard_input_fixes_a_notebook_by_its_name(project):
     import json
 
-    cell = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-            "source": ["for p in model.parameters():\n", "    p.require_grad = False\n"]}  # fmt: skip
+    source = ["for p in model.parameters():\n", "    p.require_grad = False\n"]
+    cell = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None}
+    cell["source"] = source
     notebook = json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
-    fixed = ftlint("check", "--fix", "--stdin-filename", "nb.ipynb", "-", cwd=project, stdin=notebook)
+    fixed = ftlint(
+        "check", "--fix", "--stdin-filename", "nb.ipynb", "-", cwd=project, stdin=notebook
+    )
     assert json.loads(fixed.stdout)["cells"][0]["source"][1] == "    p.requires_grad = False\n"
