@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import libcst as cst
 
 from ftlint.analysis.names import may_be_false
@@ -23,6 +25,31 @@ def non_strict_load(call: cst.Call) -> bool:
     )
 
 
+def _strict_parameter(call: cst.Call, parameters: set[str]) -> str | None:
+    """`p` for `x.load_state_dict(sd, strict=p)` where `p` is one of `parameters`."""
+    if not (isinstance(call.func, cst.Attribute) and call.func.attr.value == "load_state_dict"):
+        return None
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == "strict":
+            value = arg.value
+            if isinstance(value, cst.Name) and value.value in parameters:
+                return value.value
+    return None
+
+
+@dataclass(frozen=True)
+class _Helper:
+    """A function that loads with `strict` taken from its parameter `parameter` (at
+    `position` among the positional ones, None when keyword-only; `default` its default)
+    and leaves the result unchecked: dropped, or `returned` to its caller."""
+
+    parameter: str
+    position: int | None
+    default: cst.BaseExpression | None
+    returned: bool
+    line: int
+
+
 class UncheckedNonStrictLoad(Rule):
     code = "FTL201"
     name = "unchecked-non-strict-load"
@@ -35,7 +62,10 @@ class UncheckedNonStrictLoad(Rule):
     docs = """\
 ## What it does
 Finds `load_state_dict(..., strict=False)` calls whose result nobody looks at: the call is a
-statement of its own, or its result is bound to names that are never read.
+statement of its own, or its result is bound to names that are never read. A helper of the
+file that loads with `strict=<its parameter>` and ignores the result (or returns it) is
+reported where it is called with `strict=False` (or where that is its default) and its
+result is ignored.
 
 ## Why is this bad?
 With `strict=False`, keys of the checkpoint that the model does not have, and weights of
@@ -68,6 +98,14 @@ module with weights is an error in error mode and a warning in warn mode.
 - [Saving and loading models: warmstarting](https://pytorch.org/tutorials/beginner/saving_loading_models.html)
 """
     valid = (
+        # the helper's result is looked at, or it loads strictly
+        """\
+def load_weights(model, path, strict=False):
+    return model.load_state_dict(torch.load(path, weights_only=True), strict=strict)
+result = load_weights(net, "b.pt")
+print(result.missing_keys)
+load_weights(net, "b.pt", strict=True)
+""",
         # a helper that works out its missing and unexpected keys itself
         """\
 def load(model, path):
@@ -137,6 +175,19 @@ traced = torch.jit.trace(model, x, strict=False)
 """,
     )
     invalid = (
+        # a helper that forwards strict and ignores the result
+        """\
+def load_checkpoint(model, path, strict=True):
+    sd = torch.load(path, weights_only=True)
+    model.load_state_dict(sd, strict=strict)
+load_checkpoint(net, "a.pt", strict=False)  # expect: FTL201
+""",
+        # a helper that returns the result, non-strict by default, to a caller that ignores it
+        """\
+def load_weights(model, path, strict=False):
+    return model.load_state_dict(torch.load(path, weights_only=True), strict=strict)
+load_weights(net, "b.pt")  # expect: FTL201
+""",
         # strict may be False: a helper's default
         """\
 def load_checkpoint(model, path, strict=None):
@@ -182,17 +233,71 @@ print(result)
         if not super().may_report(outline) or "False" not in outline.words:
             return False
         facts = outline.facts  # load_state_dict(sd, strict=False) or (sd, False)
-        return facts.passes_false("load_state_dict", "strict") or facts.passes_false(
-            "load_state_dict", 1
-        )
+        if facts.passes_false("load_state_dict", "strict"):
+            return True
+        # or a helper's `load_state_dict(sd, strict=strict)`, given False by its callers
+        return facts.passes_false("load_state_dict", 1) or "strict" in outline.words
 
     def visit_Module(self, node: cst.Module) -> None:
+        helpers = self._loading_helpers()
         for owner in self.ctx.scopes:
             steps = self.ctx.steps(owner)
             for step in steps:
                 for call in step.calls:
                     if non_strict_load(call) and self._unchecked(steps, step, call):
                         self.report(call)
+                    elif isinstance(call.func, cst.Name) and call.func.value in helpers:
+                        self._judge_helper_call(steps, step, call, helpers[call.func.value])
+
+    def _loading_helpers(self) -> dict[str, _Helper]:
+        """Top-level functions of the file that load with `strict=<a parameter>` and do
+        not check the result themselves (they drop it, or return it to the caller)."""
+        found: dict[str, _Helper] = {}
+        for name, function in self.ctx.functions.items():
+            params = function.params
+            positional = [p.name.value for p in (*params.posonly_params, *params.params)]
+            defaults = {p.name.value: p.default for p in (*params.params, *params.kwonly_params)}
+            steps = self.ctx.steps(function)
+            for step in steps:
+                for call in step.calls:
+                    parameter = _strict_parameter(call, defaults.keys() | set(positional))
+                    if parameter is None:
+                        continue
+                    node = step.node
+                    returned = isinstance(node, cst.Return) and node.value is call
+                    if returned or self._unchecked(steps, step, call):
+                        line = self.ctx.positions[call].start.line
+                        position = positional.index(parameter) if parameter in positional else None
+                        default = defaults.get(parameter)
+                        found[name] = _Helper(parameter, position, default, returned, line)
+        return found
+
+    def _judge_helper_call(
+        self, steps: list[Step], step: Step, call: cst.Call, helper: _Helper
+    ) -> None:
+        passed = helper.default
+        for index, arg in enumerate(a for a in call.args if a.keyword is None and not a.star):
+            if index == helper.position:
+                passed = arg.value
+        for arg in call.args:
+            if arg.keyword is not None and arg.keyword.value == helper.parameter:
+                passed = arg.value
+        if passed is None or not may_be_false(passed):
+            return
+        if helper.returned and not self._unchecked(steps, step, call):
+            return  # the caller looks at what the helper returns
+        name = call.func.value
+        what = (
+            "returns the result to this call, which ignores it"
+            if helper.returned
+            else "ignores the result"
+        )
+        self.report(
+            call,
+            f"{name}() loads with strict=False (line {helper.line}) and {what}: missing and "
+            "unexpected keys are dropped silently, and a 'module.' or '_orig_mod.' key prefix "
+            "loads nothing at all; check or log the missing_keys and unexpected_keys",
+        )
 
     def _unchecked(self, steps: list[Step], step: Step, call: cst.Call) -> bool:
         node = step.node
