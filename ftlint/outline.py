@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from functools import cached_property
@@ -383,7 +384,10 @@ class Outline:
         if self._tree is not None:
             return self._tree
         try:
-            with collector_paused():
+            # The file's own warnings (an invalid escape, `"a"()`) are not ftlint's to
+            # print, nor to turn into errors under `-W error`.
+            with collector_paused(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
                 return compile(self.text, "<source>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
         except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
             self.syntax_error = error

@@ -272,3 +272,14 @@ def test_a_local_libcst_directory_is_not_imported(project):
     (project / "libcst" / "__init__.py").write_text("raise ImportError('the local libcst')\n")
     result = ftlint("check", "--no-cache", "train.py", cwd=project)
     assert result.stdout.startswith(BUGGY_FINDING), result.stderr
+
+
+def test_the_code_s_own_syntax_warnings_are_not_printed_nor_errors(project):
+    # `"a"()` and an invalid escape warn when compiled; under -W error they would have
+    # made Python's parser reject the file.
+    (project / "train.py").write_text(BUGGY + 'x = "a"()\ny = "\\d"\n')
+    result = subprocess.run(
+        [sys.executable, "-W", "error::SyntaxWarning", "-m", "ftlint", "check", "--no-cache", "."],
+        capture_output=True, text=True, cwd=project, timeout=TIMEOUT, check=False,
+    )  # fmt: skip
+    assert result.stdout.startswith(BUGGY_FINDING) and "Warning" not in result.stderr
