@@ -21,6 +21,7 @@ import random
 import sys
 import time
 import traceback
+import warnings
 from pathlib import Path
 
 from ftlint.engine import lint_source
@@ -130,6 +131,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("paths", nargs="*", type=Path)
     options = parser.parse_args()
+    # Mutants warn when compiled (`"a"()`); the tally, not the warnings, is the output.
+    warnings.simplefilter("ignore", SyntaxWarning)
+    warnings.simplefilter("ignore", DeprecationWarning)
     tally = Tally()
     started = time.perf_counter()
     generated(options.generated, tally)
