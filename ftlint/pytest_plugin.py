@@ -1,7 +1,8 @@
 """pytest plugin for ftlint's runtime guard.
 
-    pytest --ftlint-guard            # every test runs inside the guard, errors fail it
+    pytest --ftlint-guard            # every test runs inside the guard; active bugs fail it
     pytest --ftlint-guard=warn       # findings become warnings
+    pytest --ftlint-guard=strict     # latent risks fail the test too
     [pytest] ftlint_guard = warn     # the same from the ini file (the command line wins)
     [pytest] ftlint_allow = FTL111   # codes allowed for the whole suite
     @pytest.mark.ftlint_allow("FTL101")  # codes allowed for one test
@@ -18,7 +19,7 @@ from collections.abc import Iterator
 import pytest
 
 _OPTION = "--ftlint-guard"
-_MODES = ("error", "warn", "off")
+_MODES = ("error", "warn", "strict", "off")
 _mode_key = pytest.StashKey[str]()
 
 
@@ -31,10 +32,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         dest="ftlint_guard",
         metavar="MODE",
-        help="run every test inside ftlint's runtime guard: error (default) fails the test, "
-        "warn only warns, off disables it",
+        help="run every test inside ftlint's runtime guard: error (default) fails the test on a "
+        "bug that changes training and warns about latent risks, warn only warns, strict fails on "
+        "latent risks too, off disables it",
     )
-    parser.addini("ftlint_guard", "ftlint runtime guard for every test: error, warn or off", default="off")
+    parser.addini("ftlint_guard", "ftlint runtime guard for every test: error, warn, strict or off", default="off")
     parser.addini("ftlint_allow", "ftlint guard codes allowed in every test (e.g. FTL111)", type="args", default=[])
 
 

@@ -30,9 +30,11 @@ __all__ = ["CODES", "GuardError", "GuardWarning", "guard", "install", "installed
 def install(mode: str = "error", allow: Iterable[str] = (), *, hint: Callable[[str], str] | None = None) -> None:
     """Install the guard, or change its mode and allowed codes if it is installed.
 
-    ``mode="error"`` raises ``GuardError``, ``mode="warn"`` emits ``GuardWarning``;
-    ``allow`` takes codes (``"FTL101"``) that are not checked. ``hint(code)`` tells how to
-    allow a code in the caller's setting (pytest, ``ftlint run``), for the messages.
+    ``mode="error"`` raises ``GuardError`` for a bug that changes training now and emits
+    ``GuardWarning`` for a latent risk; ``mode="warn"`` only warns; ``mode="strict"``
+    raises for latent risks too. ``allow`` takes codes (``"FTL101"``) that are not
+    checked. ``hint(code)`` tells how to allow a code in the caller's setting (pytest,
+    ``ftlint run``), for the messages.
     """
     codes = check_config(mode, allow)
     if not STATE.installed:
@@ -66,6 +68,7 @@ def uninstall() -> None:
     unpatch()
     STATE.handles.clear()
     STATE.warned.clear()
+    STATE.moves_without_grad.clear()
     STATE.installed = False
 
 

@@ -3,16 +3,31 @@
 Only a patch of ``nn.Module.load_state_dict`` sees ``strict``: the module's load hooks
 do not. The result (``_IncompatibleKeys``) is a namedtuple and always truthy, so code
 that does not read it never learns that a checkpoint loaded partly, or not at all.
+
+How bad it is: a load that loaded nothing, or whose checkpoint keys went to no
+parameter while parameters stayed unloaded (renamed or prefixed keys), is evidently
+broken; a one-sided partial load (a new head left unloaded, extra keys ignored) is often
+intended, so it is latent. A key missing only because its tensor is tied to one that
+was loaded (GPT-2's ``lm_head.weight``) is not missing.
 """
 
 from __future__ import annotations
 
 import functools
+import os
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 
 from ftlint.guard import _registry, _state
+
+# Libraries that load with strict=False on purpose and read the result themselves
+# (PEFT's adapter loading, the Trainer's resume, accelerate's load_state, timm's
+# pretrained weights for another number of classes): only a load that loaded nothing
+# is reported there.
+_CHECKING_LIBRARIES = ("peft", "transformers", "accelerate", "timm")
 
 # What usually adds each prefix, for the message.
 _PREFIX_SOURCES = {
@@ -53,10 +68,16 @@ def _check(module: torch.nn.Module, state_dict: Any, result: Any) -> None:
         matched = len(state_dict) - len(unexpected)
     except TypeError:  # a mapping without len(): cannot tell, so assume something matched
         matched = 1
+    if matched > 0 and _inside_checking_library():
+        return
+    if missing and matched > 0:
+        missing = _not_tied_to_loaded(module, missing)
+        if not (missing or unexpected):
+            return
     if matched <= 0 and not missing:
         # Each of the module's own keys is either loaded or missing: with neither, its
         # state_dict is empty (no parameters, no persistent buffers), and nothing of it
-        # keeps an initial value. Only the ignored keys may be a mistake.
+        # keeps an old value. Only the ignored keys may be a mistake.
         _state.report(
             "FTL201",
             f"{target} ignored {_keys(unexpected, 'checkpoint key')}: {type(module).__name__} has "
@@ -67,26 +88,98 @@ def _check(module: torch.nn.Module, state_dict: Any, result: Any) -> None:
         return
     prefix = _prefix_advice(missing, unexpected)
     if matched <= 0:
-        advice = prefix or "map the checkpoint's key names onto model.state_dict().keys() before loading"
+        advice = prefix or "map the checkpoint key names onto model.state_dict().keys() first"
+        checkpoint = (
+            f"none of the checkpoint's {_keys(unexpected, 'key')} is one of the model's"
+            if unexpected
+            else "the checkpoint is empty"
+        )
         _state.report(
             "FTL201",
-            f"{target} loaded nothing: none of the checkpoint's {_keys(unexpected, 'key')} matches "
-            f"the model's {_keys(missing, 'key')}, so every weight keeps its initial value and no "
-            f"error is raised; {advice}",
+            f"{target} loaded nothing: {checkpoint}, so {_keys(missing, 'model key')} stay "
+            f"unloaded and keep the values they had, and no error is raised; {advice}",
         )
         return
-    parts = []
+    if missing and unexpected:
+        advice = prefix or "map the checkpoint key names onto the model's before loading"
+        _state.report(
+            "FTL201",
+            f"{target} left {_keys(missing, 'model key')} unloaded and ignored "
+            f"{_keys(unexpected, 'checkpoint key')}: keys that go to no parameter while parameters "
+            f"stay unloaded are usually renamed or prefixed names; the unloaded weights keep the "
+            f"values they had and no error is raised; {advice}",
+        )
+        return
     if missing:
-        parts.append(f"left {_keys(missing, 'model key')} unloaded")
-    if unexpected:
-        parts.append(f"ignored {_keys(unexpected, 'checkpoint key')}")
-    advice = prefix or "fix the key names or load with strict=True"
+        _state.report(
+            "FTL201",
+            f"{target} left {_keys(missing, 'model key')} unloaded; every checkpoint key was "
+            f"loaded: those weights keep the values they had and no error is raised; if that is "
+            f"intended (a new head), check the returned missing_keys, otherwise load with "
+            f"strict=True",
+            latent=True,
+        )
+        return
     _state.report(
         "FTL201",
-        f"{target} {' and '.join(parts)}: those weights keep their initial values and no error "
-        f"is raised; {advice}; if the partial load is intended, check the returned "
-        f"missing_keys and unexpected_keys",
+        f"{target} ignored {_keys(unexpected, 'checkpoint key')}; every model key was loaded: "
+        f"those tensors went nowhere and no error is raised; if that is intended, check the "
+        f"returned unexpected_keys, otherwise load with strict=True",
+        latent=True,
     )
+
+
+def _inside_checking_library() -> bool:
+    """Whether this load was called by a library that reads the result itself: some
+    frame between it and the user's code is in one of ``_CHECKING_LIBRARIES``."""
+    dirs = tuple(
+        os.path.dirname(os.path.abspath(library.__file__)) + os.sep
+        for library in map(sys.modules.get, _CHECKING_LIBRARIES)
+        if library is not None and getattr(library, "__file__", None)
+    )
+    if not dirs:
+        return False
+    frame = sys._getframe(2)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if filename.startswith(dirs):
+            return True
+        if not _state.in_package(filename):  # the user's code: nothing called it for them
+            return False
+        frame = frame.f_back
+    return False
+
+
+def _not_tied_to_loaded(module: torch.nn.Module, missing: list[str]) -> list[str]:
+    """``missing`` without the keys whose tensor is also under a key that was loaded:
+    tied weights (an output layer sharing the embedding) are saved once."""
+    tensors = dict(_state_tensors(module))
+    missing_set = set(missing)
+    loaded = {id(t) for key, t in tensors.items() if key not in missing_set}
+    return [key for key in missing if key not in tensors or id(tensors[key]) not in loaded]
+
+
+def _state_tensors(module: torch.nn.Module) -> Iterator[tuple[str, torch.Tensor]]:
+    """(state_dict key, tensor) for the parameters and persistent buffers, under every
+    path a shared module has (as ``state_dict()`` lists them), read from the modules'
+    own dictionaries rather than from a method a model may override."""
+    stack: list[tuple[str, torch.nn.Module, int]] = [("", module, 0)]
+    while stack:
+        prefix, mod, depth = stack.pop()
+        state = mod.__dict__
+        for name, param in state.get("_parameters", {}).items():
+            if param is not None:
+                yield prefix + name, param
+        transient = state.get("_non_persistent_buffers_set", set())
+        for name, buffer in state.get("_buffers", {}).items():
+            if buffer is not None and name not in transient:
+                yield prefix + name, buffer
+        if depth < _registry.MAX_DEPTH:
+            stack.extend(
+                (f"{prefix}{name}.", child, depth + 1)
+                for name, child in state.get("_modules", {}).items()
+                if child is not None
+            )
 
 
 def _keys(keys: list[str], noun: str) -> str:

@@ -27,7 +27,7 @@ from ftlint.guard import _state
 # Keyed by identity: tensors compare elementwise and some modules are unhashable.
 _param_owner: WeakIdKeyDictionary = WeakIdKeyDictionary()
 _module_parent: WeakIdKeyDictionary = WeakIdKeyDictionary()
-_MAX_DEPTH = 256
+MAX_DEPTH = 256
 
 
 def _on_module(parent, name, child):
@@ -48,8 +48,10 @@ def _on_parameter(module, name, param):
 
 
 def install() -> None:
-    # Warnings and error locations point at the user's line, not at torch internals.
+    # Warnings and error locations point at the user's line, not at torch internals or
+    # at the library (Lightning, PEFT) that called torch for the user.
     _state.skip_frames_in(os.path.dirname(torch.__file__))
+    _state.skip_installed_packages()
     _state.STATE.handles.append(_module.register_module_module_registration_hook(_on_module))
     _state.STATE.handles.append(_module.register_module_parameter_registration_hook(_on_parameter))
 
@@ -57,7 +59,7 @@ def install() -> None:
 def module_path(module: torch.nn.Module) -> tuple[torch.nn.Module, str]:
     """(root, dotted path from the root) as far as the registry knows."""
     parts: list[str] = []
-    for _ in range(_MAX_DEPTH):
+    for _ in range(MAX_DEPTH):
         entry = _module_parent.get(module)
         parent = entry[0]() if entry else None
         if parent is None or parent.__dict__.get("_modules", {}).get(entry[1]) is not module:

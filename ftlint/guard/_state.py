@@ -11,6 +11,7 @@ import os
 import sys
 import threading
 import warnings
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +23,9 @@ CODES = {
     "FTL111": "frozen BatchNorm layer updating its running statistics",
     "FTL201": "non-strict load_state_dict with missing or unexpected keys",
 }
-MODES = ("error", "warn")
+# error: raise when a bug is active (it changes training now), warn about latent risks;
+# warn: warn about everything; strict: raise for latent risks too.
+MODES = ("error", "warn", "strict")
 
 
 class GuardError(Exception):
@@ -87,6 +90,9 @@ class State:
     # Messages already warned about: one warning per problem, not one per step. It
     # only grows with the number of distinct problems, never with the number of steps.
     warned: set[str] = field(default_factory=set)
+    # Optimizer classes seen moving a frozen parameter that had no gradient (FTL102):
+    # for them, a frozen parameter is an active bug, not a latent one (FTL101).
+    moves_without_grad: weakref.WeakSet[type] = field(default_factory=weakref.WeakSet)
 
 
 STATE = State()
@@ -102,7 +108,7 @@ TORCH_MISSING = (
 
 def check_config(mode: str, allow: Any) -> frozenset[str]:
     if mode not in MODES:
-        raise ValueError(f"ftlint guard mode must be 'error' or 'warn', not {mode!r}")
+        raise ValueError(f"ftlint guard mode must be 'error', 'warn' or 'strict', not {mode!r}")
     # "FTL101, FTL103" arrives whole from a marker, or as ["FTL101,", "FTL103"] from an
     # ini value split on spaces: commas and spaces both separate codes.
     items = [allow] if isinstance(allow, str) else allow
@@ -154,15 +160,20 @@ def active(code: str) -> bool:
     return STATE.installed and code not in STATE.allow
 
 
-def report(code: str, message: str, *, warn_only: bool = False) -> None:
-    """Raise or warn about one finding, as the mode and the allow list say: warn mode
-    never raises."""
+def report(code: str, message: str, *, latent: bool = False, warn_only: bool = False) -> None:
+    """Raise or warn about one finding, as the mode and the allow list say.
+
+    A finding is active (it changes training now) unless ``latent`` (harmless until
+    something else happens). Error mode raises for active findings, strict mode for
+    latent ones too, warn mode never; a ``warn_only`` finding is always a warning.
+    """
     __tracebackhide__ = True  # pytest: show the user's frames, not ours
     if not STATE.installed or code in STATE.allow:
         return
     hint = STATE.hint(code)
     text = f"{message}; {hint}" if hint else message
-    if STATE.mode == "error" and not warn_only:
+    raises = STATE.mode == "strict" or (STATE.mode == "error" and not latent)
+    if raises and not warn_only:
         raise GuardError(code, text, user_location())
     if not _first_time(text):
         return
@@ -205,7 +216,8 @@ def shielded(check: Callable[..., Any]) -> Callable[..., Any]:
 
 
 # Frames inside these directories are not the user's: warnings and error locations
-# point at the first frame outside them.
+# point at the first frame outside them (outside the guard, torch and every installed
+# package: not at Lightning's precision.py or PEFT's save_and_load.py).
 _OWN_DIR = os.path.dirname(os.path.abspath(__file__))
 _SKIP_DIRS: list[str] = [_OWN_DIR + os.sep]
 
@@ -216,11 +228,38 @@ def skip_frames_in(directory: str) -> None:
         _SKIP_DIRS.append(prefix)
 
 
+def skip_installed_packages() -> None:
+    """Skip the frames of everything installed: in site-packages, the user site, or a
+    directory on sys.path that pip installed into (``pip install --target``)."""
+    import site
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    candidates = [paths["purelib"], paths["platlib"], *getattr(site, "getsitepackages", list)()]
+    if site.ENABLE_USER_SITE:
+        candidates.append(site.getusersitepackages())
+    candidates.extend(entry for entry in sys.path if entry and _holds_distributions(entry))
+    for directory in candidates:
+        skip_frames_in(directory)
+
+
+def _holds_distributions(directory: str) -> bool:
+    try:
+        return any(name.endswith(".dist-info") for name in os.listdir(directory))
+    except OSError:  # not a directory (a zip file) or unreadable
+        return False
+
+
+def in_package(filename: str) -> bool:
+    """Whether code in ``filename`` belongs to the guard, torch or an installed package."""
+    return filename.startswith(tuple(_SKIP_DIRS))
+
+
 def _user_frame_info() -> tuple[str, int, str]:
     frame = sys._getframe(1)
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not filename.startswith(tuple(_SKIP_DIRS)) and not filename.startswith("<frozen"):
+        if not in_package(filename) and not filename.startswith("<frozen"):
             return filename, frame.f_lineno, frame.f_globals.get("__name__", "?")
         frame = frame.f_back
     return "<unknown>", 0, "?"

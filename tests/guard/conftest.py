@@ -26,6 +26,14 @@ def _fresh_guard():
 
 @pytest.fixture
 def strict_guard():
+    """Raises for latent risks too: every finding but FTL111 is an error."""
+    with guard_api.guard("strict"):
+        yield guard_api
+
+
+@pytest.fixture
+def error_guard():
+    """The default mode: raises for active bugs, warns about latent risks."""
     with guard_api.guard("error"):
         yield guard_api
 

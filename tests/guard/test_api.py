@@ -146,6 +146,6 @@ def test_a_bug_in_a_check_never_breaks_training(strict_guard, monkeypatch):
     monkeypatch.setattr(_optimizers, "_orphans", broken)
     model = Classifier()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    with pytest.warns(RuntimeWarning, match=r"ftlint guard: _before_step failed and was skipped \(KeyError"):
+    with pytest.warns(RuntimeWarning, match=r"ftlint guard: _before_update failed and was skipped \(KeyError"):
         train_step(model, opt)
         train_step(model, opt)

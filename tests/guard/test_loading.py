@@ -31,7 +31,7 @@ def test_partial_load_is_caught_with_the_missing_keys(strict_guard):
     err = caught.value
     assert err.code == "FTL201"
     assert "left 2 model keys (fc.weight, fc.bias) unloaded" in err.message
-    assert "keep their initial values" in err.message
+    assert "keep the values they had" in err.message
     assert "strict=True" in err.message
 
 

@@ -96,7 +96,7 @@ def test_named_parameters_given_to_the_optimizer_name_the_message(strict_guard):
 
 def test_model_built_before_install_is_still_named():
     model = _frozen_backbone()  # the registry never saw these modules
-    with guard_api.guard("error"), pytest.raises(GuardError, match=r"backbone\.stem\.weight"):
+    with guard_api.guard("strict"), pytest.raises(GuardError, match=r"backbone\.stem\.weight"):
         torch.optim.SGD(model.parameters(), lr=0.1)
 
 

@@ -28,14 +28,21 @@ import torch
 from torch import nn
 
 
-def frozen_model():
+def frozen_model(trained=False):
     model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
+    if trained:
+        model(torch.randn(2, 4)).sum().backward()
     for p in model[0].parameters():
-        p.requires_grad = False
+        p.requires_grad = False  # after training, their .grad is still there
     return model
 
 
 def test_buggy():
+    model = frozen_model(trained=True)
+    torch.optim.SGD(model.parameters(), lr=0.1)
+
+
+def test_latent():
     model = frozen_model()
     torch.optim.SGD(model.parameters(), lr=0.1)
 
@@ -49,12 +56,12 @@ def test_clean():
 
 @pytest.mark.ftlint_allow("FTL101")
 def test_allowed():
-    torch.optim.SGD(frozen_model().parameters(), lr=0.1)
+    torch.optim.SGD(frozen_model(trained=True).parameters(), lr=0.1)
 
 
 @pytest.mark.ftlint_allow("FTL111")
 def test_other_code_allowed():
-    torch.optim.SGD(frozen_model().parameters(), lr=0.1)
+    torch.optim.SGD(frozen_model(trained=True).parameters(), lr=0.1)
 """
 
 
@@ -81,7 +88,7 @@ def _assert_guard_is_off():
 
 
 def test_off_by_default(suite):
-    _run(suite).assert_outcomes(passed=4)
+    _run(suite).assert_outcomes(passed=5)
     _assert_guard_is_off()
 
 
@@ -92,12 +99,13 @@ def test_off_by_default_imports_no_torch(pytester):
 
 def test_error_mode_fails_only_the_buggy_tests_with_code_and_hint(suite):
     result = _run(suite, "--ftlint-guard")
-    result.assert_outcomes(failed=2, passed=2)
+    result.assert_outcomes(**OUTCOMES["error"])  # the latent one only warns
     result.stdout.fnmatch_lines(
         [
             "*torch.optim.SGD(model.parameters(), lr=0.1)",  # the test's line is shown
             "E *ftlint.guard.GuardError: FTL101 SGD was given 2 parameters (20 values) with "
-            "requires_grad=False: 0.weight, 0.bias; *; to allow it, mark the test "
+            "requires_grad=False, and 2 parameters (20 values) of them already hold a .grad: "
+            "0.weight, 0.bias; *; to allow it, mark the test "
             "@pytest.mark.ftlint_allow('FTL101') or set ini ftlint_allow = FTL101",
             "FAILED test_suite.py::test_buggy - ftlint.guard.GuardError: FTL1*",
             "FAILED test_suite.py::test_other_code_allowed - ftlint.guard.GuardError: FTL1*",
@@ -109,40 +117,69 @@ def test_error_mode_fails_only_the_buggy_tests_with_code_and_hint(suite):
 
 def test_warn_mode_passes_with_a_warning(suite):
     result = _run(suite, "--ftlint-guard=warn")
-    result.assert_outcomes(passed=4, warnings=2)
+    result.assert_outcomes(**OUTCOMES["warn"])
     result.stdout.fnmatch_lines(["*GuardWarning: FTL101 SGD was given 2 parameters*"])
 
 
-def test_ini_file_turns_it_on_and_allows_codes(suite):
-    suite.makeini("[pytest]\nftlint_guard = error\nftlint_allow = FTL101\n")
-    _run(suite).assert_outcomes(passed=4)
-    suite.makeini("[pytest]\nftlint_guard = warn\n")
-    _run(suite).assert_outcomes(passed=4, warnings=2)
+def test_strict_mode_fails_the_latent_risk_too(suite):
+    result = _run(suite, "--ftlint-guard=strict")
+    result.assert_outcomes(**OUTCOMES["strict"])
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_latent _*",
+            "E *GuardError: FTL101 SGD was given 2 parameters (20 values) with "
+            "requires_grad=False: 0.weight, 0.bias; latent for now: *",
+            "FAILED test_suite.py::test_latent *",
+        ]
+    )
+
+
+# The suite's outcomes in each mode: the active bugs (test_buggy, test_other_code_allowed)
+# fail in error and strict mode, the latent one (test_latent) only in strict mode.
+OUTCOMES = {
+    "error": {"failed": 2, "passed": 3, "warnings": 1},
+    "strict": {"failed": 3, "passed": 2},
+    "warn": {"passed": 5, "warnings": 3},
+}
+
+
+@pytest.mark.parametrize("mode", sorted(OUTCOMES))
+def test_ini_file_turns_it_on_in_each_mode(suite, mode):
+    suite.makeini(f"[pytest]\nftlint_guard = {mode}\n")
+    _run(suite).assert_outcomes(**OUTCOMES[mode])
+
+
+def test_ini_file_allows_codes(suite):
+    suite.makeini("[pytest]\nftlint_guard = strict\nftlint_allow = FTL101\n")
+    _run(suite).assert_outcomes(passed=5)
 
 
 @pytest.mark.parametrize("listed", ["FTL101, FTL201", "FTL101,FTL201", "FTL101 FTL201"])
 def test_ini_codes_may_be_separated_by_commas_or_spaces(suite, listed):
-    suite.makeini(f"[pytest]\nftlint_guard = error\nftlint_allow = {listed}\n")
-    _run(suite).assert_outcomes(passed=4)
+    suite.makeini(f"[pytest]\nftlint_guard = strict\nftlint_allow = {listed}\n")
+    _run(suite).assert_outcomes(passed=5)
 
 
 def test_command_line_wins_over_the_ini_file(suite):
     suite.makeini("[pytest]\nftlint_guard = warn\n")
-    _run(suite, "--ftlint-guard=error").assert_outcomes(failed=2, passed=2)
-    suite.makeini("[pytest]\nftlint_guard = error\n")
-    _run(suite, "--ftlint-guard=off").assert_outcomes(passed=4)
+    _run(suite, "--ftlint-guard=strict").assert_outcomes(**OUTCOMES["strict"])
+    suite.makeini("[pytest]\nftlint_guard = strict\n")
+    _run(suite, "--ftlint-guard=off").assert_outcomes(passed=5)
 
 
-def test_a_bare_flag_does_not_swallow_the_path_after_it(suite):
+@pytest.mark.parametrize("mode", sorted(OUTCOMES))
+def test_a_bare_flag_does_not_swallow_the_path_after_it(suite, mode):
     suite.makepyfile(test_other="def test_fine():\n    pass\n")
     _run(suite, "--ftlint-guard", "test_other.py").assert_outcomes(passed=1)
-    _run(suite, "--ftlint-guard", "test_suite.py").assert_outcomes(failed=2, passed=2)
+    _run(suite, "--ftlint-guard", "test_suite.py").assert_outcomes(**OUTCOMES["error"])
+    # a mode after the bare flag is its value, not a path
+    _run(suite, "--ftlint-guard", mode, "test_suite.py").assert_outcomes(**OUTCOMES[mode])
 
 
 def test_a_bad_mode_is_a_usage_error(suite):
     result = _run(suite, "--ftlint-guard=loud")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*ftlint guard mode must be one of error, warn, off, not 'loud'*"])
+    result.stderr.fnmatch_lines(["*ftlint guard mode must be one of error, warn, strict, off, not 'loud'*"])
 
 
 def test_the_fixture_guards_one_test_without_the_global_flag(pytester):
@@ -154,7 +191,8 @@ def test_the_fixture_guards_one_test_without_the_global_flag(pytester):
 
         def frozen():
             layer = nn.Linear(2, 2)
-            layer.weight.requires_grad = False
+            layer(torch.randn(1, 2)).sum().backward()
+            layer.weight.requires_grad = False  # with its .grad from training
             return layer
 
         def test_guarded(ftlint_guard):
@@ -185,13 +223,13 @@ def test_fixture_setup_is_guarded_too(pytester):
         def optimizer():
             layer = nn.Linear(2, 2)
             layer.weight.requires_grad = False
-            return torch.optim.SGD(layer.parameters(), lr=0.1)
+            return torch.optim.SGD(layer.parameters(), lr=0.1)  # latent: FTL101 in strict mode
 
         def test_uses_it(optimizer):
             pass
         """
     )
-    result = _run(pytester, "--ftlint-guard")
+    result = _run(pytester, "--ftlint-guard=strict")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["E *GuardError: FTL101 *", "ERROR *::test_uses_it*"])
 
@@ -232,7 +270,8 @@ LIBRARY_WRAPPERS = []
 
 def frozen():
     layer = nn.Linear(2, 2)
-    layer.weight.requires_grad = False
+    layer(torch.randn(1, 2)).sum().backward()
+    layer.weight.requires_grad = False  # with its .grad from training
     return layer
 
 
@@ -257,7 +296,7 @@ def test_frozen_parameters_are_still_caught():
 
 
 def test_a_partial_load_is_still_caught():
-    nn.Linear(2, 2).load_state_dict({"weight": torch.zeros(2, 2)}, strict=False)
+    nn.Linear(2, 2).load_state_dict({"weight": torch.zeros(2, 2), "bias_": torch.zeros(2)}, strict=False)
 
 
 def test_clean_training_still_passes():
