@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -121,16 +122,24 @@ def _other_commands(commands) -> None:
     rules.set_defaults(run=lambda options: _rules())
 
     run = commands.add_parser(
-        "run", help="run a Python script with the runtime guard installed"
-    )
-    run.add_argument("--mode", choices=("error", "warn"), default="error",
-                     help="error: a finding stops the script; warn: it is printed")
+        "run", help="run a training script, module or launcher with the runtime guard installed",
+        usage="ftlint run [-h] [--mode {error,warn,strict}] [--allow CODES]\n"
+              "                  (SCRIPT | -m MODULE | COMMAND) [args ...]",
+    )  # fmt: skip
+    run.add_argument("--mode", choices=("error", "warn", "strict"), default="error",
+                     help="error: a bug that changes training stops the run, a latent risk is "
+                     "printed; warn: every finding is printed; strict: every finding stops it")
     run.add_argument(
         "--allow", type=_guard_codes, action="extend", default=[], metavar="CODES",
         help="guard codes to let pass (repeatable, or comma-separated)",
     )  # fmt: skip
-    run.add_argument("script", help="the script to run")
-    run.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
+    # As with python -m, everything after the module belongs to it.
+    run.add_argument("-m", dest="module", nargs=argparse.REMAINDER, metavar="MODULE",
+                     help="MODULE [args ...]: run a module as python -m does")
+    run.add_argument("target", nargs="?", metavar="SCRIPT | COMMAND",
+                     help="a Python script, or a command (torchrun, accelerate, python, ...) "
+                     "whose Python processes are all guarded")
+    run.add_argument("args", nargs=argparse.REMAINDER, help="their arguments")
     run.set_defaults(run=_run)
 
     server = commands.add_parser(
@@ -196,9 +205,23 @@ def _server(options: argparse.Namespace) -> int:
 
 
 def _run(options: argparse.Namespace) -> int:
-    from ftlint.guard.runner import run_script
+    from ftlint.guard import runner
 
-    return run_script(options.script, options.args, options.mode, options.allow)
+    if options.module is not None:
+        if not options.module:
+            print("ftlint: run -m needs a module name", file=sys.stderr)
+            return 2
+        module, *args = options.module
+        return runner.run_module(module, args, options.mode, options.allow)
+    if options.target is None:
+        print("ftlint: run needs a script, -m MODULE or a command", file=sys.stderr)
+        return 2
+    # A .py file, or any file that is not a program, is a Python script run here, as
+    # python would run it; anything else (torchrun, a shell script) is a command.
+    target = options.target
+    if target.endswith(".py") or (os.path.isfile(target) and not os.access(target, os.X_OK)):
+        return runner.run_script(target, options.args, options.mode, options.allow)
+    return runner.run_command(target, options.args, options.mode, options.allow)
 
 
 def main(argv: list[str] | None = None) -> int:
