@@ -273,6 +273,7 @@ def test_torchrun_m_ftlint_run_guards_every_worker(tmp_path):
 
 
 def test_ftlint_run_accelerate_launch_guards_every_worker(tmp_path):
+    pytest.importorskip("accelerate.commands.launch", reason="accelerate is in the frameworks extra")
     script = _write(tmp_path, "train.py", DDP_TRAIN)
     # `accelerate launch`, run as a module: its console script also imports accelerate's
     # other commands (and, with timm installed, torchvision). --multi_gpu starts the
