@@ -33,7 +33,8 @@ def hint(code: str) -> str:
     # In warn mode nothing stops the run: its warnings stay one short line.
     if guard.STATE.mode == "warn":
         return ""
-    return f"to allow it, run with --allow {code}; to only warn, with --mode warn"
+    # True of an error and of a latent warning alike (error mode warns about those).
+    return f"to allow it, run with --allow {code}; --mode warn makes every finding a warning"
 
 
 def rank_prefix() -> str:
