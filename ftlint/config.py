@@ -122,12 +122,21 @@ class SettingsResolver:
         self._fixed = self._adjusted(load_config_file(config)) if config else None
         self._by_directory: dict[Path, Settings] = {}
         self._by_source: dict[Path | None, Settings] = {}
+        self._by_given: dict[Path, Settings] = {}
 
     def for_path(self, path: Path) -> Settings:
         if self._fixed is not None:
             return self._fixed
-        directory = path if path.is_dir() else path.parent
-        return self._for_directory(directory.resolve())
+        # Keyed first by the path as given: resolving (system calls per part) once per
+        # directory, not once per file, keeps a run the cache answers fast.
+        found = self._by_given.get(path)
+        if found is None:
+            directory = path if path.is_dir() else path.parent
+            found = self._by_given.get(directory)
+            if found is None:
+                found = self._by_given[directory] = self._for_directory(directory.resolve())
+            self._by_given[path] = found
+        return found
 
     def _for_directory(self, directory: Path) -> Settings:
         # Walk up only as far as a directory already answered: one read per directory.

@@ -12,11 +12,18 @@ class GitIgnore:
     def __init__(self) -> None:
         self._specs: dict[Path, object | None] = {}  # directory -> its patterns
         self._roots: dict[Path, Path | None] = {}  # directory -> its repository's root
+        self._outside: set[Path] = set()  # directories as given, in no repository
 
     def ignored(self, path: Path, is_dir: bool) -> bool:
+        # Outside a repository nothing is ignored: known per directory as given, so that
+        # no path of it needs making absolute.
+        given = path.parent
+        if given in self._outside:
+            return False
         path = path.absolute()
         root = self._root(path.parent)
         if root is None:
+            self._outside.add(given)
             return False
         directory = path.parent
         while True:
