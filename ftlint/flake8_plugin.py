@@ -21,8 +21,8 @@ from pathlib import Path
 
 from ftlint import __version__
 from ftlint.config import ConfigError, load_settings
-from ftlint.engine import INTERNAL_ERROR, lint_text
-from ftlint.finding import PARSE_ERROR
+from ftlint.engine import lint_text
+from ftlint.finding import INTERNAL_ERROR, PARSE_ERROR
 from ftlint.rules import ALL_RULES
 from ftlint.rules.base import Rule
 from ftlint.targets import Targets

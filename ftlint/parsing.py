@@ -112,7 +112,7 @@ def parse_valid(text: str, tree: ast.Module, matters: Callable[[ast.Module, str]
     libcst rejects is replaced by `pass` (lines keep their numbers) and noted;
     `matters(statement_tree, statement_text)` says whether a rule might have reported
     something in it. Raises SourceError when libcst cannot be satisfied."""
-    statements = [node for node in ast.walk(tree) if isinstance(node, ast.stmt)]
+    statements: list[ast.stmt] | None = None  # found only when libcst first refuses
     skipped: list[tuple[int, int, bool]] = []
     left_out: set[int] = set()
     while True:
@@ -121,6 +121,8 @@ def parse_valid(text: str, tree: ast.Module, matters: Callable[[ast.Module, str]
         except SourceError as error:
             if len(skipped) == MAX_SKIPPED_STATEMENTS:
                 raise
+            if statements is None:
+                statements = [node for node in ast.walk(tree) if isinstance(node, ast.stmt)]
             starts = _line_starts(text)
             statement = _rejected_statement(text, starts, statements, error.line, left_out)
             if statement is None:
